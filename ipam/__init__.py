@@ -1,0 +1,1 @@
+"""Distributed IPAM and endpoint registry server."""

@@ -1,0 +1,31 @@
+"""Domain errors. The server maps each class to one gRPC status code in one place."""
+
+from __future__ import annotations
+
+
+class IpamError(Exception):
+    """Base of every error meant for the caller; the message is shown to people as is."""
+
+
+class InvalidArgument(IpamError):
+    """The request itself is wrong (bad CIDR, out-of-range number, empty name...)."""
+
+
+class NotFound(IpamError):
+    """A named space, pool, host, subnet or lease does not exist."""
+
+
+class AlreadyExists(IpamError):
+    """A duplicate name, an overlapping CIDR, an address already taken."""
+
+
+class FailedPrecondition(IpamError):
+    """The request is valid but the system is not in a state that allows it."""
+
+
+class ResourceExhausted(IpamError):
+    """A pool or a host's subnets are full."""
+
+
+class Unavailable(IpamError):
+    """The database cannot be reached; the caller may retry."""

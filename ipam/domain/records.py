@@ -1,0 +1,97 @@
+"""Plain records the use cases return; the gRPC layer turns them into messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Usage:
+    total_addresses: int
+    reserved_addresses: int
+    allocated_addresses: int
+    cooling_addresses: int
+    total_subnets: int
+    allocated_subnets: int
+
+    @property
+    def free_addresses(self) -> int:
+        return self.total_addresses - self.reserved_addresses - self.allocated_addresses
+
+    @property
+    def free_subnets(self) -> int:
+        return self.total_subnets - self.allocated_subnets
+
+
+@dataclass(frozen=True)
+class SpaceRecord:
+    name: str
+    description: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class PoolRecord:
+    id: int
+    name: str
+    space: str
+    space_id: int
+    cidr: str
+    family: int
+    host_prefix_length: int
+    reserved_cidrs: list[str]
+    host_selector: str
+    disabled: bool
+    cooldown_seconds: int
+    max_subnets_per_host: int
+    gateway_policy: str
+    created_at: datetime
+    updated_at: datetime
+    usage: Usage | None = None
+
+
+@dataclass(frozen=True)
+class HostRecord:
+    name: str
+    labels: dict[str, str]
+    created_at: datetime
+    last_seen_at: datetime
+
+
+@dataclass(frozen=True)
+class SubnetRecord:
+    cidr: str
+    pool: str
+    space: str
+    host: str
+    gateway: str
+    created_at: datetime
+    usage: Usage | None = None
+
+
+@dataclass(frozen=True)
+class LeaseRecord:
+    address: str
+    prefix_length: int
+    gateway: str
+    subnet: str
+    pool: str
+    space: str
+    host: str
+    owner_id: str
+    interface: str
+    state: str
+    allocated_at: datetime
+    released_at: datetime | None
+    family: int
+    attributes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_token: str

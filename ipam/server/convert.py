@@ -1,0 +1,118 @@
+"""Records to protobuf messages and protobuf enums to domain values (nothing else)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from ipam_client._pb.ipam.v1 import ipam_pb2 as pb
+
+from ipam.domain.errors import InvalidArgument
+from ipam.domain.layout import GATEWAY_FIRST_USABLE, GATEWAY_NONE
+from ipam.domain.records import HostRecord, LeaseRecord, PoolRecord, SpaceRecord, SubnetRecord, Usage
+
+_GATEWAY_TO_DOMAIN = {
+    pb.GATEWAY_POLICY_UNSPECIFIED: GATEWAY_FIRST_USABLE,
+    pb.GATEWAY_POLICY_FIRST_USABLE: GATEWAY_FIRST_USABLE,
+    pb.GATEWAY_POLICY_NONE: GATEWAY_NONE,
+}
+_GATEWAY_TO_PB = {GATEWAY_FIRST_USABLE: pb.GATEWAY_POLICY_FIRST_USABLE, GATEWAY_NONE: pb.GATEWAY_POLICY_NONE}
+_STATE_TO_DOMAIN = {pb.LEASE_STATE_UNSPECIFIED: "", pb.LEASE_STATE_ACTIVE: "active",
+                    pb.LEASE_STATE_RELEASED: "released"}
+_STATE_TO_PB = {"active": pb.LEASE_STATE_ACTIVE, "released": pb.LEASE_STATE_RELEASED}
+_FAMILIES = {pb.FAMILY_UNSPECIFIED: 0, pb.FAMILY_IPV4: 4, pb.FAMILY_IPV6: 6}
+
+
+def _enum(field: str, value: int, table: dict[int, object], enum_name: str) -> object:
+    if value not in table:
+        raise InvalidArgument(f"{field}: {value} is not a known {enum_name} value")
+    return table[value]
+
+
+def gateway_policy(value: int) -> str:
+    return str(_enum("gateway_policy", value, _GATEWAY_TO_DOMAIN, "GatewayPolicy"))
+
+
+def lease_state(value: int) -> str:
+    return str(_enum("state", value, _STATE_TO_DOMAIN, "LeaseState"))
+
+
+def family(field: str, value: int) -> int:
+    return int(_enum(field, value, _FAMILIES, "Family"))  # type: ignore[call-overload]
+
+
+def timestamp(value: datetime | None) -> Timestamp | None:
+    if value is None:
+        return None
+    ts = Timestamp()
+    ts.FromDatetime(value)
+    return ts
+
+
+def usage(value: Usage | None) -> pb.Usage | None:
+    if value is None:
+        return None
+    return pb.Usage(
+        total_addresses=str(value.total_addresses),
+        reserved_addresses=str(value.reserved_addresses),
+        allocated_addresses=str(value.allocated_addresses),
+        free_addresses=str(value.free_addresses),
+        cooling_addresses=str(value.cooling_addresses),
+        total_subnets=value.total_subnets,
+        allocated_subnets=value.allocated_subnets,
+        free_subnets=value.free_subnets,
+    )
+
+
+def space(record: SpaceRecord) -> pb.AddressSpace:
+    return pb.AddressSpace(name=record.name, description=record.description,
+                           create_time=timestamp(record.created_at))
+
+
+def pool(record: PoolRecord) -> pb.Pool:
+    return pb.Pool(
+        name=record.name,
+        space=record.space,
+        cidr=record.cidr,
+        family=record.family,  # type: ignore[arg-type]
+        host_prefix_length=record.host_prefix_length,
+        reserved_cidrs=record.reserved_cidrs,
+        host_selector=record.host_selector,
+        disabled=record.disabled,
+        cooldown_seconds=record.cooldown_seconds,
+        max_subnets_per_host=record.max_subnets_per_host,
+        gateway_policy=_GATEWAY_TO_PB[record.gateway_policy],
+        create_time=timestamp(record.created_at),
+        update_time=timestamp(record.updated_at),
+        usage=usage(record.usage),
+    )
+
+
+def host(record: HostRecord) -> pb.Host:
+    return pb.Host(name=record.name, labels=record.labels, create_time=timestamp(record.created_at),
+                   last_seen_time=timestamp(record.last_seen_at))
+
+
+def subnet(record: SubnetRecord) -> pb.HostSubnet:
+    return pb.HostSubnet(cidr=record.cidr, pool=record.pool, space=record.space, host=record.host,
+                         gateway=record.gateway, create_time=timestamp(record.created_at),
+                         usage=usage(record.usage))
+
+
+def lease(record: LeaseRecord) -> pb.Lease:
+    return pb.Lease(
+        address=record.address,
+        address_cidr=f"{record.address}/{record.prefix_length}",
+        gateway=record.gateway,
+        subnet=record.subnet,
+        pool=record.pool,
+        space=record.space,
+        host=record.host,
+        owner_id=record.owner_id,
+        interface=record.interface,
+        attributes=record.attributes,
+        state=_STATE_TO_PB[record.state],
+        allocate_time=timestamp(record.allocated_at),
+        release_time=timestamp(record.released_at),
+        family=record.family,  # type: ignore[arg-type]
+    )

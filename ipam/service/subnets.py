@@ -1,0 +1,87 @@
+"""Use cases for host subnets: acquire (idempotent), release, list with usage."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+
+from ipam.domain import validate
+from ipam.domain.errors import FailedPrecondition, NotFound
+from ipam.domain.layout import subnet_gateway
+from ipam.domain.network import parse_cidr
+from ipam.domain.paging import PageRequest, page_of, page_request
+from ipam.domain.records import Page, SubnetRecord
+from ipam.service.allocator import acquire_subnet as acquire_in
+from ipam.service.pool_choice import choose_pool
+from ipam.service.views import layout_of, subnet_usage
+from ipam.store import hosts as host_store
+from ipam.store import pools as pool_store
+from ipam.store import subnets as subnet_store
+from ipam.store import tx
+from ipam.store.spaces import DEFAULT_SPACE
+
+_RACES = ("host_subnet_block_once", "host_subnet_no_overlap_in_space")
+
+
+def acquire_subnet(engine: Engine, host: str, pool: str, space: str, family: int) -> SubnetRecord:
+    validate.name("host", host)
+    if pool:
+        validate.name("pool", pool)
+
+    def work(conn: Connection) -> SubnetRecord:
+        host_id, labels = host_store.host_id_and_labels(conn, host)
+        chosen = choose_pool(conn, pool=pool, space=space, family=family, host=host, labels=labels)
+        subnet = acquire_in(conn, chosen, layout_of(chosen), host_id, host)
+        return _one(conn, subnet.id)
+
+    return tx.run(engine, work, retry_on_constraints=_RACES)
+
+
+def release_subnet(engine: Engine, cidr: str, space: str, force: bool) -> None:
+    network = str(parse_cidr("cidr", cidr))
+    space = space or DEFAULT_SPACE
+
+    def work(conn: Connection) -> None:
+        subnet = subnet_store.subnet_by_cidr(conn, space, network)
+        if subnet is None:
+            raise NotFound(f'no host subnet {network} in address space "{space}"')
+        active = subnet_store.active_count(conn, subnet.id)
+        if active and not force:
+            raise FailedPrecondition(
+                f"host subnet {network} has {active} active lease(s); release them first or use force"
+            )
+        subnet_store.delete_subnet(conn, subnet)
+
+    tx.run(engine, work)
+
+
+def list_subnets(engine: Engine, pool: str, host: str, page_size: int, page_token: str) -> Page[SubnetRecord]:
+    page = page_request(page_size, page_token, kind="Subnets")
+
+    def work(conn: Connection) -> Page[SubnetRecord]:
+        rows = subnet_store.list_subnets(conn, pool=pool or None, host=host or None, page=page)
+        found = page_of(rows, page, "Subnets", lambda r: int(r.id))
+        return Page([_record(conn, r) for r in found.items], found.next_token)
+
+    return tx.run(engine, work)
+
+
+def _one(conn: Connection, subnet_id: int) -> SubnetRecord:
+    rows = subnet_store.list_subnets(conn, pool=None, host=None, page=PageRequest(1, None), subnet_id=subnet_id)
+    return _record(conn, rows[0])
+
+
+def _record(conn: Connection, row: Any) -> SubnetRecord:
+    pool = pool_store.get_pool_by_id(conn, row.pool_id)
+    layout = layout_of(pool)
+    gateway = subnet_gateway(row.cidr, pool.gateway_policy)
+    return SubnetRecord(
+        cidr=row.cidr,
+        pool=row.pool,
+        space=row.space,
+        host=row.host,
+        gateway="" if gateway is None else str(gateway),
+        created_at=row.created_at,
+        usage=subnet_usage(layout, row.idx, int(row.active), int(row.cooling)),
+    )

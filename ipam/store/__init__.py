@@ -1,0 +1,1 @@
+"""PostgreSQL storage: models, the SQL that allocates, transactions and retries."""

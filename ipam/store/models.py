@@ -1,0 +1,157 @@
+"""SQLAlchemy models. The constraints here are what make duplicates impossible.
+
+Migrations in `migrations/` are the source of truth for the schema; `alembic check` in CI keeps
+these models and the migrations identical.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    SmallInteger,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, CIDR, INET, JSONB, ExcludeConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def _created() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+class AddressSpace(Base):
+    __tablename__ = "address_space"
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    name: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    description: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    created_at: Mapped[datetime] = _created()
+
+
+class Pool(Base):
+    __tablename__ = "pool"
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    space_id: Mapped[int] = mapped_column(ForeignKey("address_space.id"), nullable=False)
+    name: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    cidr: Mapped[str] = mapped_column(CIDR, nullable=False)
+    family: Mapped[int] = mapped_column(SmallInteger, nullable=False)
+    host_prefix_length: Mapped[int] = mapped_column(SmallInteger, nullable=False)
+    reserved_cidrs: Mapped[list[str]] = mapped_column(
+        ARRAY(CIDR), nullable=False, server_default=text("'{}'::cidr[]")
+    )
+    host_selector: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    disabled: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+    cooldown_seconds: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    max_subnets_per_host: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    gateway_policy: Mapped[str] = mapped_column(Text, nullable=False)
+    # Bump pointer over the pool's block indexes; freed blocks go to free_block.
+    next_block: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _created()
+
+    __table_args__ = (
+        ExcludeConstraint(
+            (text("space_id"), "="),
+            (text("cidr inet_ops"), "&&"),
+            name="pool_no_overlap_in_space",
+            using="gist",
+        ),
+        CheckConstraint("family IN (4, 6)", name="pool_family"),
+        CheckConstraint("family(cidr) = family", name="pool_family_matches_cidr"),
+        CheckConstraint("gateway_policy IN ('first_usable', 'none')", name="pool_gateway_policy"),
+        CheckConstraint("cooldown_seconds >= 0 AND max_subnets_per_host >= 0", name="pool_non_negative"),
+    )
+
+
+class FreeBlock(Base):
+    """A block index of a pool that was handed out once and is free again."""
+
+    __tablename__ = "free_block"
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pool.id", ondelete="CASCADE"), primary_key=True)
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+
+
+class Host(Base):
+    __tablename__ = "host"
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    name: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    labels: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
+    created_at: Mapped[datetime] = _created()
+    last_seen_at: Mapped[datetime] = _created()
+
+
+class HostSubnet(Base):
+    __tablename__ = "host_subnet"
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pool.id", ondelete="CASCADE"), nullable=False)
+    space_id: Mapped[int] = mapped_column(ForeignKey("address_space.id"), nullable=False)
+    host_id: Mapped[int] = mapped_column(ForeignKey("host.id"), nullable=False)
+    idx: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    cidr: Mapped[str] = mapped_column(CIDR, nullable=False)
+    # Bump pointer: offsets below it were handed out at least once.
+    next_offset: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    offset_limit: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    created_at: Mapped[datetime] = _created()
+
+    __table_args__ = (
+        UniqueConstraint("pool_id", "idx", name="host_subnet_block_once"),
+        ExcludeConstraint(
+            (text("space_id"), "="),
+            (text("cidr inet_ops"), "&&"),
+            name="host_subnet_no_overlap_in_space",
+            using="gist",
+        ),
+        Index("host_subnet_by_host", "host_id", "pool_id"),
+    )
+
+
+class Lease(Base):
+    __tablename__ = "lease"
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    subnet_id: Mapped[int] = mapped_column(ForeignKey("host_subnet.id", ondelete="CASCADE"), nullable=False)
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pool.id", ondelete="CASCADE"), nullable=False)
+    host_id: Mapped[int] = mapped_column(ForeignKey("host.id"), nullable=False)
+    offset: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    address: Mapped[str] = mapped_column(INET, nullable=False)
+    owner_id: Mapped[str] = mapped_column(Text, nullable=False)
+    interface: Mapped[str] = mapped_column(Text, nullable=False)
+    attributes: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, nullable=False, server_default=text("'{}'::jsonb")
+    )
+    state: Mapped[str] = mapped_column(Text, nullable=False)
+    allocated_at: Mapped[datetime] = _created()
+    released_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        # One row per address slot: an address can never be held twice.
+        UniqueConstraint("subnet_id", "offset", name="lease_one_per_address"),
+        CheckConstraint("state IN ('active', 'released')", name="lease_state"),
+        CheckConstraint("(state = 'released') = (released_at IS NOT NULL)", name="lease_released_at"),
+        # One active address per owner key and pool: repeated requests return it.
+        Index(
+            "lease_one_per_owner",
+            "pool_id", "owner_id", "interface",
+            unique=True,
+            postgresql_where=text("state = 'active'"),
+        ),
+        Index("lease_reusable", "subnet_id", "released_at", postgresql_where=text("state = 'released'")),
+        Index("lease_by_address", "address"),
+        Index("lease_by_owner", "owner_id", "interface"),
+        Index("lease_by_host", "host_id"),
+    )

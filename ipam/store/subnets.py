@@ -1,0 +1,136 @@
+"""SQL for host subnets: claiming blocks of a pool, finding a subnet with room, releasing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from ipam.domain.paging import PageRequest
+
+
+@dataclass(frozen=True)
+class SubnetRow:
+    id: int
+    pool_id: int
+    host_id: int
+    idx: int
+    cidr: str
+    next_offset: int
+    offset_limit: int
+
+
+_COLUMNS = "id, pool_id, host_id, idx, CAST(cidr AS text) AS cidr, next_offset, offset_limit"
+
+_POP_FREE_BLOCK = text(
+    "DELETE FROM free_block WHERE pool_id = :pool_id AND idx = ("
+    " SELECT idx FROM free_block WHERE pool_id = :pool_id ORDER BY idx LIMIT 1 FOR UPDATE SKIP LOCKED"
+    ") RETURNING idx"
+)
+_FORGET_FREE_BLOCK = text("DELETE FROM free_block WHERE pool_id = :pool_id AND idx = :idx")
+_PUSH_FREE_BLOCK = text(
+    "INSERT INTO free_block (pool_id, idx) VALUES (:pool_id, :idx) ON CONFLICT DO NOTHING"
+)
+# ON CONFLICT without a target also covers the exclusion constraint on overlapping CIDRs.
+_INSERT = text(
+    "INSERT INTO host_subnet (pool_id, space_id, host_id, idx, cidr, next_offset, offset_limit) "
+    "VALUES (:pool_id, :space_id, :host_id, :idx, CAST(:cidr AS cidr), :next_offset, :offset_limit) "
+    f"ON CONFLICT DO NOTHING RETURNING {_COLUMNS}"
+)
+_BY_BLOCK = text(f"SELECT {_COLUMNS} FROM host_subnet WHERE pool_id = :pool_id AND idx = :idx")
+_WITH_ROOM = text(
+    f"SELECT {_COLUMNS} FROM host_subnet s WHERE host_id = :host_id AND pool_id = :pool_id AND ("
+    " next_offset < offset_limit OR EXISTS (SELECT 1 FROM lease l WHERE l.subnet_id = s.id"
+    " AND l.state = 'released' AND l.released_at <= now() - make_interval(secs => :cooldown)))"
+    " ORDER BY idx LIMIT 1"
+)
+_COUNT_FOR_HOST = text("SELECT count(*) FROM host_subnet WHERE host_id = :host_id AND pool_id = :pool_id")
+_BUMP = text(
+    "UPDATE host_subnet SET next_offset = next_offset + 1 WHERE id = ("
+    " SELECT id FROM host_subnet WHERE host_id = :host_id AND pool_id = :pool_id"
+    " AND next_offset < offset_limit ORDER BY idx LIMIT 1 FOR UPDATE"
+    f") RETURNING {_COLUMNS.replace('next_offset', 'next_offset - 1 AS next_offset')}"
+)
+_SET_NEXT_OFFSET = text("UPDATE host_subnet SET next_offset = :next WHERE id = :id")
+_BY_CIDR = text(
+    f"SELECT {_COLUMNS.replace('id,', 'hs.id,', 1)} FROM host_subnet hs "
+    "JOIN address_space s ON s.id = hs.space_id WHERE s.name = :space AND hs.cidr = CAST(:cidr AS cidr)"
+)
+_ACTIVE_COUNT = text("SELECT count(*) FROM lease WHERE subnet_id = :id AND state = 'active'")
+_DELETE = text("DELETE FROM host_subnet WHERE id = :id")
+_LIST = text(
+    "SELECT hs.id, CAST(hs.cidr AS text) AS cidr, hs.idx, p.name AS pool, sp.name AS space, h.name AS host, "
+    "hs.created_at, p.id AS pool_id, "
+    "(SELECT count(*) FROM lease l WHERE l.subnet_id = hs.id AND l.state = 'active') AS active, "
+    "(SELECT count(*) FROM lease l WHERE l.subnet_id = hs.id AND l.state = 'released' "
+    " AND l.released_at > now() - make_interval(secs => p.cooldown_seconds)) AS cooling "
+    "FROM host_subnet hs JOIN pool p ON p.id = hs.pool_id JOIN address_space sp ON sp.id = hs.space_id "
+    "JOIN host h ON h.id = hs.host_id "
+    "WHERE (CAST(:pool AS text) IS NULL OR p.name = :pool) AND (CAST(:host AS text) IS NULL OR h.name = :host) "
+    "AND (CAST(:subnet_id AS bigint) IS NULL OR hs.id = :subnet_id) "
+    "AND (CAST(:after AS bigint) IS NULL OR hs.id > :after) ORDER BY hs.id LIMIT :limit"
+)
+
+
+def _row(row: Any) -> SubnetRow | None:
+    return None if row is None else SubnetRow(**row._mapping)
+
+
+def pop_free_block(conn: Connection, pool_id: int) -> int | None:
+    return conn.execute(_POP_FREE_BLOCK, {"pool_id": pool_id}).scalar()
+
+
+def forget_free_block(conn: Connection, pool_id: int, idx: int) -> None:
+    conn.execute(_FORGET_FREE_BLOCK, {"pool_id": pool_id, "idx": idx})
+
+
+def insert_subnet(conn: Connection, values: dict[str, Any]) -> SubnetRow | None:
+    """None when the block (or an overlapping CIDR) was taken concurrently."""
+    return _row(conn.execute(_INSERT, values).first())
+
+
+def subnet_of_block(conn: Connection, pool_id: int, idx: int) -> SubnetRow | None:
+    return _row(conn.execute(_BY_BLOCK, {"pool_id": pool_id, "idx": idx}).first())
+
+
+def subnet_with_room(conn: Connection, host_id: int, pool_id: int, cooldown: int) -> SubnetRow | None:
+    params = {"host_id": host_id, "pool_id": pool_id, "cooldown": cooldown}
+    return _row(conn.execute(_WITH_ROOM, params).first())
+
+
+def count_for_host(conn: Connection, host_id: int, pool_id: int) -> int:
+    return int(conn.execute(_COUNT_FOR_HOST, {"host_id": host_id, "pool_id": pool_id}).scalar_one())
+
+
+def bump(conn: Connection, host_id: int, pool_id: int) -> SubnetRow | None:
+    """Take the next never-used offset of the host's first subnet with room, locking that subnet.
+
+    The returned row's `next_offset` is the offset taken.
+    """
+    return _row(conn.execute(_BUMP, {"host_id": host_id, "pool_id": pool_id}).first())
+
+
+def set_next_offset(conn: Connection, subnet_id: int, next_offset: int) -> None:
+    conn.execute(_SET_NEXT_OFFSET, {"id": subnet_id, "next": next_offset})
+
+
+def subnet_by_cidr(conn: Connection, space: str, cidr: str) -> SubnetRow | None:
+    return _row(conn.execute(_BY_CIDR, {"space": space, "cidr": cidr}).first())
+
+
+def active_count(conn: Connection, subnet_id: int) -> int:
+    return int(conn.execute(_ACTIVE_COUNT, {"id": subnet_id}).scalar_one())
+
+
+def delete_subnet(conn: Connection, subnet: SubnetRow) -> None:
+    """Delete a subnet (and its leases) and give its block back to the pool."""
+    conn.execute(_DELETE, {"id": subnet.id})
+    conn.execute(_PUSH_FREE_BLOCK, {"pool_id": subnet.pool_id, "idx": subnet.idx})
+
+
+def list_subnets(
+    conn: Connection, *, pool: str | None, host: str | None, page: PageRequest, subnet_id: int | None = None
+) -> list[Any]:
+    params = {"pool": pool, "host": host, "after": page.after, "limit": page.size + 1, "subnet_id": subnet_id}
+    return list(conn.execute(_LIST, params))
