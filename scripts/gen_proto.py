@@ -27,8 +27,15 @@ PACKAGE_PREFIX = "ipam_client._pb."
 def generate(into: Path) -> None:
     protos = sorted(str(p.relative_to(PROTO_DIR)) for p in PROTO_DIR.rglob("*.proto"))
     include = str(Path(protoc.__file__).parent / "_proto")
-    args = ["protoc", f"-I{PROTO_DIR}", f"-I{include}", f"--python_out={into}",
-            f"--pyi_out={into}", f"--grpc_python_out={into}", *protos]
+    args = [
+        "protoc",
+        f"-I{PROTO_DIR}",
+        f"-I{include}",
+        f"--python_out={into}",
+        f"--pyi_out={into}",
+        f"--grpc_python_out={into}",
+        *protos,
+    ]
     if protoc.main(args) != 0:
         raise SystemExit("protoc failed")
     for path in into.rglob("*.py*"):

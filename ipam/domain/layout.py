@@ -59,11 +59,12 @@ class PoolLayout:
         for i, r in enumerate(parsed):
             if r.version != network.version:
                 raise InvalidArgument(
-                    f"reserved_cidrs[{i}]: {r} is IPv{r.version} but the pool {network} is IPv{network.version}"
+                    f"reserved_cidrs[{i}]: {r} is IPv{r.version} "
+                    f"but the pool {network} is IPv{network.version}"
                 )
             if not r.subnet_of(network):  # type: ignore[arg-type]
                 raise InvalidArgument(f"reserved_cidrs[{i}]: {r} is not inside the pool {network}")
-        collapsed = tuple(ipaddress.collapse_addresses(parsed))  # type: ignore[arg-type]
+        collapsed = tuple(ipaddress.collapse_addresses(parsed))  # type: ignore[type-var]
         return cls(network, host_prefix_length, collapsed, gateway_policy)
 
     # ---- blocks -------------------------------------------------------------------------
@@ -86,7 +87,9 @@ class PoolLayout:
     @property
     def usable_block_count(self) -> int:
         """Blocks not wholly inside a reserved CIDR."""
-        covered = sum(r.num_addresses // self.block_size for r in self.reserved if r.num_addresses >= self.block_size)
+        covered = sum(
+            r.num_addresses // self.block_size for r in self.reserved if r.num_addresses >= self.block_size
+        )
         return self.block_count - covered
 
     def block(self, index: int) -> Network:
@@ -178,8 +181,12 @@ class PoolLayout:
         block_base = int(self.block(index).network_address)
         while offset is not None:
             nxt = next(
-                (int(r.network_address) - block_base for r in self.reserved
-                 if int(r.network_address) - block_base > offset and int(r.network_address) - block_base < self.offset_limit),
+                (
+                    int(r.network_address) - block_base
+                    for r in self.reserved
+                    if int(r.network_address) - block_base > offset
+                    and int(r.network_address) - block_base < self.offset_limit
+                ),
                 self.offset_limit,
             )
             assignable += nxt - offset

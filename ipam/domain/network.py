@@ -24,9 +24,7 @@ def parse_cidr(field: str, value: str) -> Network:
             loose = ipaddress.ip_network(value, strict=False)
         except ValueError:
             raise InvalidArgument(f"{field}: {value!r} is not a valid CIDR ({exc})") from None
-        raise InvalidArgument(
-            f"{field}: {value!r} has host bits set; did you mean {str(loose)!r}?"
-        ) from None
+        raise InvalidArgument(f"{field}: {value!r} has host bits set; did you mean {str(loose)!r}?") from None
 
 
 def parse_address(field: str, value: str) -> Address:

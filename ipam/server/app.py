@@ -9,8 +9,6 @@ from concurrent import futures
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from ipam_client._pb.ipam.v1 import ipam_pb2 as pb
-from ipam_client._pb.ipam.v1 import ipam_pb2_grpc as rpc
 from sqlalchemy import Engine
 
 from ipam.server.errors import ErrorInterceptor
@@ -22,6 +20,8 @@ from ipam.server.servicers import (
     SubnetServicer,
 )
 from ipam.store.engine import make_engine
+from ipam_client._pb.ipam.v1 import ipam_pb2 as pb
+from ipam_client._pb.ipam.v1 import ipam_pb2_grpc as rpc
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,9 @@ def create_server(engine: Engine, listen: str, *, workers: int = WORKERS) -> tup
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ["", *SERVICE_NAMES]:
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    reflection.enable_server_reflection([*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
+    reflection.enable_server_reflection(
+        [*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME], server
+    )
     port = server.add_insecure_port(listen)
     if port == 0:
         raise OSError(f"cannot listen on {listen}")

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any, TypeVar
 
 from google.protobuf.timestamp_pb2 import Timestamp
-from ipam_client._pb.ipam.v1 import ipam_pb2 as pb
 
 from ipam.domain.errors import InvalidArgument
 from ipam.domain.layout import GATEWAY_FIRST_USABLE, GATEWAY_NONE
 from ipam.domain.records import HostRecord, LeaseRecord, PoolRecord, SpaceRecord, SubnetRecord, Usage
+from ipam_client._pb.ipam.v1 import ipam_pb2 as pb
 
 _GATEWAY_TO_DOMAIN = {
     pb.GATEWAY_POLICY_UNSPECIFIED: GATEWAY_FIRST_USABLE,
@@ -17,28 +19,34 @@ _GATEWAY_TO_DOMAIN = {
     pb.GATEWAY_POLICY_NONE: GATEWAY_NONE,
 }
 _GATEWAY_TO_PB = {GATEWAY_FIRST_USABLE: pb.GATEWAY_POLICY_FIRST_USABLE, GATEWAY_NONE: pb.GATEWAY_POLICY_NONE}
-_STATE_TO_DOMAIN = {pb.LEASE_STATE_UNSPECIFIED: "", pb.LEASE_STATE_ACTIVE: "active",
-                    pb.LEASE_STATE_RELEASED: "released"}
+_STATE_TO_DOMAIN = {
+    pb.LEASE_STATE_UNSPECIFIED: "",
+    pb.LEASE_STATE_ACTIVE: "active",
+    pb.LEASE_STATE_RELEASED: "released",
+}
 _STATE_TO_PB = {"active": pb.LEASE_STATE_ACTIVE, "released": pb.LEASE_STATE_RELEASED}
 _FAMILIES = {pb.FAMILY_UNSPECIFIED: 0, pb.FAMILY_IPV4: 4, pb.FAMILY_IPV6: 6}
 
 
-def _enum(field: str, value: int, table: dict[int, object], enum_name: str) -> object:
+V = TypeVar("V")
+
+
+def _enum(field: str, value: int, table: Mapping[Any, V], enum_name: str) -> V:
     if value not in table:
         raise InvalidArgument(f"{field}: {value} is not a known {enum_name} value")
     return table[value]
 
 
 def gateway_policy(value: int) -> str:
-    return str(_enum("gateway_policy", value, _GATEWAY_TO_DOMAIN, "GatewayPolicy"))
+    return _enum("gateway_policy", value, _GATEWAY_TO_DOMAIN, "GatewayPolicy")
 
 
 def lease_state(value: int) -> str:
-    return str(_enum("state", value, _STATE_TO_DOMAIN, "LeaseState"))
+    return _enum("state", value, _STATE_TO_DOMAIN, "LeaseState")
 
 
 def family(field: str, value: int) -> int:
-    return int(_enum(field, value, _FAMILIES, "Family"))  # type: ignore[call-overload]
+    return _enum(field, value, _FAMILIES, "Family")
 
 
 def timestamp(value: datetime | None) -> Timestamp | None:
@@ -65,8 +73,9 @@ def usage(value: Usage | None) -> pb.Usage | None:
 
 
 def space(record: SpaceRecord) -> pb.AddressSpace:
-    return pb.AddressSpace(name=record.name, description=record.description,
-                           create_time=timestamp(record.created_at))
+    return pb.AddressSpace(
+        name=record.name, description=record.description, create_time=timestamp(record.created_at)
+    )
 
 
 def pool(record: PoolRecord) -> pb.Pool:
@@ -89,14 +98,24 @@ def pool(record: PoolRecord) -> pb.Pool:
 
 
 def host(record: HostRecord) -> pb.Host:
-    return pb.Host(name=record.name, labels=record.labels, create_time=timestamp(record.created_at),
-                   last_seen_time=timestamp(record.last_seen_at))
+    return pb.Host(
+        name=record.name,
+        labels=record.labels,
+        create_time=timestamp(record.created_at),
+        last_seen_time=timestamp(record.last_seen_at),
+    )
 
 
 def subnet(record: SubnetRecord) -> pb.HostSubnet:
-    return pb.HostSubnet(cidr=record.cidr, pool=record.pool, space=record.space, host=record.host,
-                         gateway=record.gateway, create_time=timestamp(record.created_at),
-                         usage=usage(record.usage))
+    return pb.HostSubnet(
+        cidr=record.cidr,
+        pool=record.pool,
+        space=record.space,
+        host=record.host,
+        gateway=record.gateway,
+        create_time=timestamp(record.created_at),
+        usage=usage(record.usage),
+    )
 
 
 def lease(record: LeaseRecord) -> pb.Lease:

@@ -25,7 +25,7 @@ STATUS_OF: dict[type[errors.IpamError], grpc.StatusCode] = {
 def status_of(error: errors.IpamError) -> grpc.StatusCode:
     for cls in type(error).__mro__:
         if cls in STATUS_OF:
-            return STATUS_OF[cls]  # type: ignore[index]
+            return STATUS_OF[cls]
     return grpc.StatusCode.INTERNAL
 
 
@@ -33,7 +33,8 @@ class ErrorInterceptor(grpc.ServerInterceptor):
     """Turns domain errors into status codes; anything unexpected is logged and hidden."""
 
     def intercept_service(
-        self, continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler | None:
         handler = continuation(handler_call_details)

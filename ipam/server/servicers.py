@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import grpc
-from ipam_client._pb.ipam.v1 import ipam_pb2 as pb
-from ipam_client._pb.ipam.v1 import ipam_pb2_grpc as rpc
 from sqlalchemy import Engine
 
 from ipam.domain.errors import InvalidArgument
 from ipam.server import convert
 from ipam.service import hosts, leases, pools, spaces, subnets
+from ipam_client._pb.ipam.v1 import ipam_pb2 as pb
+from ipam_client._pb.ipam.v1 import ipam_pb2_grpc as rpc
 
 Ctx = grpc.ServicerContext
 
@@ -21,13 +21,17 @@ class AddressSpaceServicer(rpc.AddressSpaceServiceServicer):
     def CreateAddressSpace(self, request: pb.CreateAddressSpaceRequest, context: Ctx) -> pb.AddressSpace:
         return convert.space(spaces.create_space(self.engine, request.name, request.description))
 
-    def ListAddressSpaces(self, request: pb.ListAddressSpacesRequest, context: Ctx) -> pb.ListAddressSpacesResponse:
+    def ListAddressSpaces(
+        self, request: pb.ListAddressSpacesRequest, context: Ctx
+    ) -> pb.ListAddressSpacesResponse:
         page = spaces.list_spaces(self.engine, request.page_size, request.page_token)
         return pb.ListAddressSpacesResponse(
             address_spaces=[convert.space(s) for s in page.items], next_page_token=page.next_token
         )
 
-    def DeleteAddressSpace(self, request: pb.DeleteAddressSpaceRequest, context: Ctx) -> pb.DeleteAddressSpaceResponse:
+    def DeleteAddressSpace(
+        self, request: pb.DeleteAddressSpaceRequest, context: Ctx
+    ) -> pb.DeleteAddressSpaceResponse:
         spaces.delete_space(self.engine, request.name)
         return pb.DeleteAddressSpaceResponse()
 
@@ -56,7 +60,9 @@ class PoolServicer(rpc.PoolServiceServicer):
 
     def ListPools(self, request: pb.ListPoolsRequest, context: Ctx) -> pb.ListPoolsResponse:
         page = pools.list_pools(self.engine, request.space, request.page_size, request.page_token)
-        return pb.ListPoolsResponse(pools=[convert.pool(p) for p in page.items], next_page_token=page.next_token)
+        return pb.ListPoolsResponse(
+            pools=[convert.pool(p) for p in page.items], next_page_token=page.next_token
+        )
 
     def UpdatePool(self, request: pb.UpdatePoolRequest, context: Ctx) -> pb.Pool:
         if request.reserved_cidrs and not request.set_reserved_cidrs:
@@ -89,7 +95,9 @@ class HostServicer(rpc.HostServiceServicer):
 
     def ListHosts(self, request: pb.ListHostsRequest, context: Ctx) -> pb.ListHostsResponse:
         page = hosts.list_hosts(self.engine, request.page_size, request.page_token)
-        return pb.ListHostsResponse(hosts=[convert.host(h) for h in page.items], next_page_token=page.next_token)
+        return pb.ListHostsResponse(
+            hosts=[convert.host(h) for h in page.items], next_page_token=page.next_token
+        )
 
 
 class SubnetServicer(rpc.SubnetServiceServicer):
@@ -106,7 +114,9 @@ class SubnetServicer(rpc.SubnetServiceServicer):
         return pb.ReleaseSubnetResponse()
 
     def ListSubnets(self, request: pb.ListSubnetsRequest, context: Ctx) -> pb.ListSubnetsResponse:
-        page = subnets.list_subnets(self.engine, request.pool, request.host, request.page_size, request.page_token)
+        page = subnets.list_subnets(
+            self.engine, request.pool, request.host, request.page_size, request.page_token
+        )
         return pb.ListSubnetsResponse(
             subnets=[convert.subnet(s) for s in page.items], next_page_token=page.next_token
         )
@@ -124,7 +134,9 @@ class LeaseServicer(rpc.LeaseServiceServicer):
             attributes=dict(request.attributes),
             addresses=[
                 leases.AddressSpec(
-                    pool=a.pool, space=a.space, family=convert.family(f"addresses[{i}].family", a.family),
+                    pool=a.pool,
+                    space=a.space,
+                    family=convert.family(f"addresses[{i}].family", a.family),
                     address=a.address,
                 )
                 for i, a in enumerate(request.addresses)
@@ -152,8 +164,15 @@ class LeaseServicer(rpc.LeaseServiceServicer):
 
     def ListLeases(self, request: pb.ListLeasesRequest, context: Ctx) -> pb.ListLeasesResponse:
         page = leases.list_leases(
-            self.engine, pool=request.pool, host=request.host, owner_id=request.owner_id,
-            interface=request.interface, state=convert.lease_state(request.state),
-            page_size=request.page_size, page_token=request.page_token,
+            self.engine,
+            pool=request.pool,
+            host=request.host,
+            owner_id=request.owner_id,
+            interface=request.interface,
+            state=convert.lease_state(request.state),
+            page_size=request.page_size,
+            page_token=request.page_token,
         )
-        return pb.ListLeasesResponse(leases=[convert.lease(r) for r in page.items], next_page_token=page.next_token)
+        return pb.ListLeasesResponse(
+            leases=[convert.lease(r) for r in page.items], next_page_token=page.next_token
+        )

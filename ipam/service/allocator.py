@@ -54,12 +54,19 @@ def allocate_any(conn: Connection, pool: PoolRecord, layout: PoolLayout, owner: 
             continue
         offset = layout.first_free_offset(subnet.idx, subnet.next_offset)
         if offset != subnet.next_offset:  # landed on a reserved CIDR: jump past it
-            subnet_store.set_next_offset(conn, subnet.id, subnet.offset_limit if offset is None else offset + 1)
+            subnet_store.set_next_offset(
+                conn, subnet.id, subnet.offset_limit if offset is None else offset + 1
+            )
             if offset is None:
                 continue
         row = lease_store.insert_lease(
-            conn, {**values, "subnet_id": subnet.id, "offset": offset,
-                   "address": str(layout.address(subnet.idx, offset))}
+            conn,
+            {
+                **values,
+                "subnet_id": subnet.id,
+                "offset": offset,
+                "address": str(layout.address(subnet.idx, offset)),
+            },
         )
         if row is not None:
             return int(row.id)
@@ -74,7 +81,8 @@ def allocate_specific(
     idx, offset = layout.block_index_of(address), layout.offset_of(address)
     subnet = subnet_store.subnet_of_block(conn, pool.id, idx) or _claim_block(conn, pool, layout, idx, owner)
     row = lease_store.claim_specific(
-        conn, {**_lease_values(pool, owner), "subnet_id": subnet.id, "offset": offset, "address": str(address)}
+        conn,
+        {**_lease_values(pool, owner), "subnet_id": subnet.id, "offset": offset, "address": str(address)},
     )
     if row is None:
         held = lease_store.holder(conn, subnet.id, offset)
@@ -85,7 +93,9 @@ def allocate_specific(
 
 def check_assignable(pool: PoolRecord, layout: PoolLayout, address: Address) -> None:
     if address.version != layout.family:
-        raise InvalidArgument(f"address: {address} is IPv{address.version} but pool \"{pool.name}\" is IPv{layout.family}")
+        raise InvalidArgument(
+            f'address: {address} is IPv{address.version} but pool "{pool.name}" is IPv{layout.family}'
+        )
     if address not in layout.network:
         raise InvalidArgument(f'address: {address} is outside pool "{pool.name}" ({pool.cidr})')
     reason = layout.system_reserved_reason(layout.offset_of(address))
@@ -96,7 +106,9 @@ def check_assignable(pool: PoolRecord, layout: PoolLayout, address: Address) -> 
         raise InvalidArgument(f'address: {address} is inside reserved CIDR {reserved} of pool "{pool.name}"')
 
 
-def acquire_subnet(conn: Connection, pool: PoolRecord, layout: PoolLayout, host_id: int, host_name: str) -> SubnetRow:
+def acquire_subnet(
+    conn: Connection, pool: PoolRecord, layout: PoolLayout, host_id: int, host_name: str
+) -> SubnetRow:
     """The host's subnet in the pool that has room, or a newly claimed one (idempotent)."""
     host_store.lock_host(conn, host_id)
     existing = subnet_store.subnet_with_room(conn, host_id, pool.id, pool.cooldown_seconds)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Connection, Engine
 
@@ -75,10 +76,13 @@ def _allocate(conn: Connection, command: AllocateCommand) -> Allocation:
     existing_count = 0
     seen: set[int] = set()
     for i, spec in enumerate(command.addresses):
-        pool = choose_pool(conn, pool=spec.pool, space=spec.space, family=spec.family,
-                           host=command.host, labels=labels)
+        pool = choose_pool(
+            conn, pool=spec.pool, space=spec.space, family=spec.family, host=command.host, labels=labels
+        )
         if pool.id in seen:
-            raise InvalidArgument(f'addresses[{i}]: pool "{pool.name}" is asked for twice; one address per pool')
+            raise InvalidArgument(
+                f'addresses[{i}]: pool "{pool.name}" is asked for twice; one address per pool'
+            )
         seen.add(pool.id)
         existing = lease_store.active_for_owner(conn, pool.id, command.owner_id, command.interface)
         if existing is not None:
@@ -88,16 +92,18 @@ def _allocate(conn: Connection, command: AllocateCommand) -> Allocation:
             continue
         layout = layout_of(pool)
         if spec.address:
-            lease_ids.append(allocate_specific(conn, pool, layout, owner, parse_address("address", spec.address)))
+            lease_ids.append(
+                allocate_specific(conn, pool, layout, owner, parse_address("address", spec.address))
+            )
         else:
             lease_ids.append(allocate_any(conn, pool, layout, owner))
     leases = [lease_record(row) for row in lease_store.by_ids(conn, lease_ids)]
     return Allocation(leases, already_allocated=existing_count == len(lease_ids))
 
 
-def _check_same_request(existing: object, command: AllocateCommand, spec: AddressSpec) -> None:
+def _check_same_request(existing: Any, command: AllocateCommand, spec: AddressSpec) -> None:
     """A repeated request must be the same request: same host and, if given, the same address."""
-    held_host, held_address = getattr(existing, "host"), getattr(existing, "address")
+    held_host, held_address = existing.host, existing.address
     key = f"{command.owner_id}/{command.interface}"
     if held_host != command.host:
         raise AlreadyExists(f'owner {key} already holds {held_address} on host "{held_host}"')
@@ -141,14 +147,26 @@ def get_lease(engine: Engine, address: str, space: str) -> LeaseRecord:
 
 
 def list_leases(
-    engine: Engine, *, pool: str, host: str, owner_id: str, interface: str, state: str,
-    page_size: int, page_token: str,
+    engine: Engine,
+    *,
+    pool: str,
+    host: str,
+    owner_id: str,
+    interface: str,
+    state: str,
+    page_size: int,
+    page_token: str,
 ) -> Page[LeaseRecord]:
     if state and state not in STATES:
         raise InvalidArgument(f"state: {state!r} is not one of {', '.join(STATES)}")
     page = page_request(page_size, page_token, kind="Leases")
-    filters = {"pool": pool or None, "host": host or None, "owner_id": owner_id or None,
-               "interface": interface or None, "state": state or None}
+    filters = {
+        "pool": pool or None,
+        "host": host or None,
+        "owner_id": owner_id or None,
+        "interface": interface or None,
+        "state": state or None,
+    }
     rows = tx.run(engine, lambda conn: lease_store.list_leases(conn, filters, page))
     found = page_of(rows, page, "Leases", lambda r: int(r.id))
     return Page([lease_record(r) for r in found.items], found.next_token)

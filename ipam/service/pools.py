@@ -98,9 +98,13 @@ def update_pool(engine: Engine, name: str, changes: PoolChanges) -> PoolRecord:
     if changes.disabled is not None:
         values["disabled"] = changes.disabled
     if changes.cooldown_seconds is not None:
-        values["cooldown_seconds"] = validate.non_negative("cooldown_seconds", changes.cooldown_seconds, MAX_COOLDOWN)
+        values["cooldown_seconds"] = validate.non_negative(
+            "cooldown_seconds", changes.cooldown_seconds, MAX_COOLDOWN
+        )
     if changes.max_subnets_per_host is not None:
-        values["max_subnets_per_host"] = validate.non_negative("max_subnets_per_host", changes.max_subnets_per_host)
+        values["max_subnets_per_host"] = validate.non_negative(
+            "max_subnets_per_host", changes.max_subnets_per_host
+        )
     if changes.host_selector is not None:
         parse_selector("host_selector", changes.host_selector)
         values["host_selector"] = changes.host_selector
@@ -108,7 +112,9 @@ def update_pool(engine: Engine, name: str, changes: PoolChanges) -> PoolRecord:
     def work(conn: Connection) -> PoolRecord:
         pool = pool_store.get_pool(conn, name)
         if changes.reserved_cidrs is not None:
-            layout = PoolLayout.build(pool.cidr, pool.host_prefix_length, changes.reserved_cidrs, pool.gateway_policy)
+            layout = PoolLayout.build(
+                pool.cidr, pool.host_prefix_length, changes.reserved_cidrs, pool.gateway_policy
+            )
             reserved = [str(r) for r in layout.reserved]
             taken = pool_store.first_active_address_in(conn, pool.id, reserved) if reserved else None
             if taken:
@@ -127,5 +133,13 @@ def delete_pool(engine: Engine, name: str, force: bool) -> None:
     tx.run(engine, lambda conn: pool_store.delete_pool(conn, pool_store.get_pool(conn, name), force=force))
 
 
-__all__ = ["PoolChanges", "PoolSpec", "create_pool", "delete_pool", "get_pool", "layout_of", "list_pools",
-           "update_pool"]
+__all__ = [
+    "PoolChanges",
+    "PoolSpec",
+    "create_pool",
+    "delete_pool",
+    "get_pool",
+    "layout_of",
+    "list_pools",
+    "update_pool",
+]

@@ -68,7 +68,9 @@ def list_subnets(engine: Engine, pool: str, host: str, page_size: int, page_toke
 
 
 def _one(conn: Connection, subnet_id: int) -> SubnetRecord:
-    rows = subnet_store.list_subnets(conn, pool=None, host=None, page=PageRequest(1, None), subnet_id=subnet_id)
+    rows = subnet_store.list_subnets(
+        conn, pool=None, host=None, page=PageRequest(1, None), subnet_id=subnet_id
+    )
     return _record(conn, rows[0])
 
 

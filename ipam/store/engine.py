@@ -12,7 +12,7 @@ def normalize_url(url: str) -> str:
     """Accept postgres:// and postgresql:// and use the psycopg 3 driver."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     if not url.startswith("postgresql+psycopg://"):
         raise InvalidArgument(f"database URL must start with postgresql+psycopg:// (got {redact(url)!r})")
     return url

@@ -35,20 +35,20 @@ _REUSE = text(
     f") {_RETURNING}"
 ).bindparams(bindparam("attributes", type_=JSONB))
 _INSERT = text(
-    "INSERT INTO lease (subnet_id, pool_id, host_id, \"offset\", address, owner_id, interface, attributes, "
+    'INSERT INTO lease (subnet_id, pool_id, host_id, "offset", address, owner_id, interface, attributes, '
     "state) VALUES (:subnet_id, :pool_id, :host_id, :offset, CAST(:address AS inet), :owner_id, :interface, "
     f":attributes, 'active') ON CONFLICT (subnet_id, \"offset\") DO NOTHING {_RETURNING}"
 ).bindparams(bindparam("attributes", type_=JSONB))
 # A specific address may take over a released slot whatever its cooldown: it was asked for by name.
 _CLAIM_SPECIFIC = text(
-    "INSERT INTO lease (subnet_id, pool_id, host_id, \"offset\", address, owner_id, interface, attributes, "
+    'INSERT INTO lease (subnet_id, pool_id, host_id, "offset", address, owner_id, interface, attributes, '
     "state) VALUES (:subnet_id, :pool_id, :host_id, :offset, CAST(:address AS inet), :owner_id, :interface, "
     ":attributes, 'active') ON CONFLICT (subnet_id, \"offset\") DO UPDATE SET state = 'active', "
     "host_id = EXCLUDED.host_id, owner_id = EXCLUDED.owner_id, interface = EXCLUDED.interface, "
     "attributes = EXCLUDED.attributes, allocated_at = now(), released_at = NULL "
     f"WHERE lease.state = 'released' {_RETURNING}"
 ).bindparams(bindparam("attributes", type_=JSONB))
-_HOLDER = text(_VIEW + "WHERE l.subnet_id = :subnet_id AND l.\"offset\" = :offset")
+_HOLDER = text(_VIEW + 'WHERE l.subnet_id = :subnet_id AND l."offset" = :offset')
 _RELEASE_OWNER = text(
     "UPDATE lease SET state = 'released', released_at = now() WHERE owner_id = :owner_id "
     "AND interface = :interface AND state = 'active' RETURNING id"

@@ -146,7 +146,9 @@ class Lease(Base):
         # One active address per owner key and pool: repeated requests return it.
         Index(
             "lease_one_per_owner",
-            "pool_id", "owner_id", "interface",
+            "pool_id",
+            "owner_id",
+            "interface",
             unique=True,
             postgresql_where=text("state = 'active'"),
         ),

@@ -15,7 +15,8 @@ from ipam.domain.records import PoolRecord
 from ipam.store.tx import constraint_name
 
 _COLUMNS = (
-    "p.id, p.name, s.name AS space, p.space_id, CAST(p.cidr AS text) AS cidr, p.family, p.host_prefix_length, "
+    "p.id, p.name, s.name AS space, p.space_id, CAST(p.cidr AS text) AS cidr, p.family, "
+    "p.host_prefix_length, "
     "CAST(p.reserved_cidrs AS text[]) AS reserved_cidrs, p.host_selector, p.disabled, p.cooldown_seconds, "
     "p.max_subnets_per_host, p.gateway_policy, p.created_at, p.updated_at"
 )

@@ -67,7 +67,8 @@ _LIST = text(
     " AND l.released_at > now() - make_interval(secs => p.cooldown_seconds)) AS cooling "
     "FROM host_subnet hs JOIN pool p ON p.id = hs.pool_id JOIN address_space sp ON sp.id = hs.space_id "
     "JOIN host h ON h.id = hs.host_id "
-    "WHERE (CAST(:pool AS text) IS NULL OR p.name = :pool) AND (CAST(:host AS text) IS NULL OR h.name = :host) "
+    "WHERE (CAST(:pool AS text) IS NULL OR p.name = :pool) "
+    "AND (CAST(:host AS text) IS NULL OR h.name = :host) "
     "AND (CAST(:subnet_id AS bigint) IS NULL OR hs.id = :subnet_id) "
     "AND (CAST(:after AS bigint) IS NULL OR hs.id > :after) ORDER BY hs.id LIMIT :limit"
 )

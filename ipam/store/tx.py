@@ -36,8 +36,10 @@ def constraint_name(exc: DBAPIError) -> str | None:
 
 
 def _is_connection_error(exc: DBAPIError) -> bool:
-    return exc.connection_invalidated or sqlstate(exc) in CONNECTION_SQLSTATES or (
-        isinstance(exc, OperationalError) and sqlstate(exc) is None
+    return (
+        exc.connection_invalidated
+        or sqlstate(exc) in CONNECTION_SQLSTATES
+        or (isinstance(exc, OperationalError) and sqlstate(exc) is None)
     )
 
 

@@ -1,0 +1,59 @@
+"""The one retry loop of the client: exponential backoff with jitter on retryable status codes."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from typing import TypeVar
+
+import grpc
+
+from ipam_client.errors import status_of
+
+T = TypeVar("T")
+
+# Retried for every call: the request never reached a working server (or its database).
+RETRY_ALWAYS: frozenset[grpc.StatusCode] = frozenset({grpc.StatusCode.UNAVAILABLE})
+# Retried for reads only: a write that timed out may have been applied.
+RETRY_READS: frozenset[grpc.StatusCode] = RETRY_ALWAYS | {grpc.StatusCode.DEADLINE_EXCEEDED}
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Delay before retry ``n`` (0-based): ``initial * multiplier**n`` capped at ``maximum``,
+    with "equal jitter" (a uniform draw from the upper half) so that clients spread out."""
+
+    initial: float = 0.05
+    maximum: float = 2.0
+    multiplier: float = 2.0
+
+    def delay(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
+        cap = min(self.maximum, self.initial * self.multiplier**attempt)
+        return cap / 2 + rand() * cap / 2
+
+
+DEFAULT_BACKOFF = Backoff()
+
+
+def call_with_retries(
+    fn: Callable[[], T],
+    *,
+    retries: int,
+    retry_on: Collection[grpc.StatusCode],
+    backoff: Backoff = DEFAULT_BACKOFF,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """Call ``fn`` until it succeeds, fails with a code outside ``retry_on``, or has been retried
+    ``retries`` times; the last ``grpc.RpcError`` is re-raised."""
+    attempt = 0
+    while True:
+        try:
+            return fn()
+        except grpc.RpcError as err:
+            code, _ = status_of(err)
+            if code not in retry_on or attempt >= retries:
+                raise
+        sleep(backoff.delay(attempt))
+        attempt += 1

@@ -1,0 +1,312 @@
+"""``IpamClient``: typed methods over the IPAM gRPC services, with timeouts and retries.
+
+Every call goes through :meth:`IpamClient._call`: a per-attempt deadline of ``timeout`` seconds,
+retries of UNAVAILABLE (and, for reads, DEADLINE_EXCEEDED) with exponential backoff and jitter,
+and gRPC errors converted to :mod:`ipam_client.errors` classes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from types import TracebackType
+from typing import Any, Protocol, TypeVar, cast
+
+import grpc
+
+from ipam_client._channel import auth_metadata, open_channel, resolve_server, resolve_token
+from ipam_client._pb.ipam.v1 import ipam_pb2, ipam_pb2_grpc
+from ipam_client._retry import RETRY_ALWAYS, RETRY_READS, call_with_retries
+from ipam_client.errors import from_rpc_error
+from ipam_client.specs import AddressSpec, address_requests
+
+R = TypeVar("R")
+T = TypeVar("T")
+
+
+class _PagedRequest(Protocol):
+    page_token: str
+
+
+class _Page(Protocol):
+    next_page_token: str
+
+
+P = TypeVar("P", bound=_Page)
+PathLike = str | os.PathLike[str]
+
+
+class IpamClient:
+    """A connection to an IPAM server.
+
+    ``server`` defaults to ``$IPAM_SERVER``, then ``127.0.0.1:50051``; ``token`` to
+    ``$IPAM_TOKEN`` (sent as ``authorization: Bearer <token>``). ``timeout`` bounds each attempt
+    of each call, in seconds. ``retries`` is how many times a call is retried after UNAVAILABLE
+    (reads also after DEADLINE_EXCEEDED). TLS is used when ``tls`` is true or a certificate file
+    is given. Use as a context manager or call :meth:`close`.
+
+    Creates (spaces, pools) are retried on UNAVAILABLE too: if the first attempt did commit
+    before the connection failed, the retry reports ``AlreadyExists``.
+    """
+
+    def __init__(
+        self,
+        server: str | None = None,
+        token: str | None = None,
+        *,
+        timeout: float = 10.0,
+        retries: int = 5,
+        tls: bool = False,
+        ca_file: PathLike | None = None,
+        cert_file: PathLike | None = None,
+        key_file: PathLike | None = None,
+    ) -> None:
+        if timeout <= 0:
+            raise ValueError(f"timeout must be positive, got {timeout}")
+        if retries < 0:
+            raise ValueError(f"retries must not be negative, got {retries}")
+        self.server = resolve_server(server)
+        self.timeout = timeout
+        self.retries = retries
+        self._metadata = auth_metadata(resolve_token(token))
+        self._channel = open_channel(
+            self.server, tls=tls, ca_file=ca_file, cert_file=cert_file, key_file=key_file
+        )
+        self._spaces = ipam_pb2_grpc.AddressSpaceServiceStub(self._channel)
+        self._pools = ipam_pb2_grpc.PoolServiceStub(self._channel)
+        self._hosts = ipam_pb2_grpc.HostServiceStub(self._channel)
+        self._subnets = ipam_pb2_grpc.SubnetServiceStub(self._channel)
+        self._leases = ipam_pb2_grpc.LeaseServiceStub(self._channel)
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> IpamClient:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"IpamClient(server={self.server!r})"
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _call(self, rpc: Callable[..., R], request: Any, *, read: bool = False) -> R:
+        """One RPC with deadline, retries and error conversion (the only place that calls a stub)."""
+
+        def attempt() -> R:
+            return rpc(request, timeout=self.timeout, metadata=self._metadata)
+
+        try:
+            return call_with_retries(
+                attempt, retries=self.retries, retry_on=RETRY_READS if read else RETRY_ALWAYS
+            )
+        except grpc.RpcError as err:
+            raise from_rpc_error(err, self.server) from err
+
+    def _pages(
+        self, rpc: Callable[..., P], request: _PagedRequest, items: Callable[[P], Iterable[T]]
+    ) -> Iterator[T]:
+        """The items of every page of a List call, fetching each page when it is reached."""
+        while True:
+            page = self._call(rpc, request, read=True)
+            yield from items(page)
+            if not page.next_page_token:
+                return
+            request.page_token = page.next_page_token
+
+    # -- address spaces ---------------------------------------------------------------------
+
+    def create_address_space(self, name: str, description: str = "") -> ipam_pb2.AddressSpace:
+        request = ipam_pb2.CreateAddressSpaceRequest(name=name, description=description)
+        return self._call(self._spaces.CreateAddressSpace, request)
+
+    def list_address_spaces(self, *, page_size: int = 0) -> list[ipam_pb2.AddressSpace]:
+        request = ipam_pb2.ListAddressSpacesRequest(page_size=page_size)
+        return list(self._pages(self._spaces.ListAddressSpaces, request, lambda r: r.address_spaces))
+
+    def delete_address_space(self, name: str) -> None:
+        self._call(self._spaces.DeleteAddressSpace, ipam_pb2.DeleteAddressSpaceRequest(name=name))
+
+    # -- pools ------------------------------------------------------------------------------
+
+    def create_pool(
+        self,
+        name: str,
+        cidr: str,
+        host_prefix_length: int,
+        *,
+        space: str = "",
+        reserved_cidrs: Iterable[str] = (),
+        host_selector: str = "",
+        disabled: bool = False,
+        cooldown_seconds: int = 0,
+        max_subnets_per_host: int = 0,
+        gateway_policy: int = ipam_pb2.GATEWAY_POLICY_UNSPECIFIED,
+    ) -> ipam_pb2.Pool:
+        request = ipam_pb2.CreatePoolRequest(
+            name=name,
+            space=space,
+            cidr=cidr,
+            host_prefix_length=host_prefix_length,
+            reserved_cidrs=list(reserved_cidrs),
+            host_selector=host_selector,
+            disabled=disabled,
+            cooldown_seconds=cooldown_seconds,
+            max_subnets_per_host=max_subnets_per_host,
+            gateway_policy=cast("ipam_pb2.GatewayPolicy", gateway_policy),
+        )
+        return self._call(self._pools.CreatePool, request)
+
+    def get_pool(self, name: str) -> ipam_pb2.Pool:
+        return self._call(self._pools.GetPool, ipam_pb2.GetPoolRequest(name=name), read=True)
+
+    def list_pools(self, space: str = "", *, page_size: int = 0) -> list[ipam_pb2.Pool]:
+        request = ipam_pb2.ListPoolsRequest(space=space, page_size=page_size)
+        return list(self._pages(self._pools.ListPools, request, lambda r: r.pools))
+
+    def update_pool(
+        self,
+        name: str,
+        *,
+        disabled: bool | None = None,
+        cooldown_seconds: int | None = None,
+        max_subnets_per_host: int | None = None,
+        host_selector: str | None = None,
+        reserved_cidrs: Iterable[str] | None = None,
+    ) -> ipam_pb2.Pool:
+        """Change the given fields; ``None`` leaves a field as it is (``reserved_cidrs=[]`` clears)."""
+        request = ipam_pb2.UpdatePoolRequest(name=name)
+        if disabled is not None:
+            request.disabled = disabled
+        if cooldown_seconds is not None:
+            request.cooldown_seconds = cooldown_seconds
+        if max_subnets_per_host is not None:
+            request.max_subnets_per_host = max_subnets_per_host
+        if host_selector is not None:
+            request.host_selector = host_selector
+        if reserved_cidrs is not None:
+            request.set_reserved_cidrs = True
+            request.reserved_cidrs.extend(reserved_cidrs)
+        return self._call(self._pools.UpdatePool, request)
+
+    def delete_pool(self, name: str, force: bool = False) -> None:
+        """Delete a pool; with active leases this fails (FailedPrecondition) unless ``force``."""
+        self._call(self._pools.DeletePool, ipam_pb2.DeletePoolRequest(name=name, force=force))
+
+    # -- hosts ------------------------------------------------------------------------------
+
+    def register_host(self, name: str, labels: Mapping[str, str] | None = None) -> ipam_pb2.Host:
+        """Create the host or, when it exists, replace its labels and mark it seen."""
+        request = ipam_pb2.RegisterHostRequest(name=name, labels=dict(labels or {}))
+        return self._call(self._hosts.RegisterHost, request)
+
+    def get_host(self, name: str) -> ipam_pb2.Host:
+        return self._call(self._hosts.GetHost, ipam_pb2.GetHostRequest(name=name), read=True)
+
+    def list_hosts(self, *, page_size: int = 0) -> list[ipam_pb2.Host]:
+        request = ipam_pb2.ListHostsRequest(page_size=page_size)
+        return list(self._pages(self._hosts.ListHosts, request, lambda r: r.hosts))
+
+    # -- host subnets -----------------------------------------------------------------------
+
+    def acquire_subnet(
+        self, host: str, pool: str = "", *, space: str = "", family: int = 0
+    ) -> ipam_pb2.HostSubnet:
+        """The host's subnet in ``pool`` while it has room, else a new one (idempotent).
+
+        With ``pool`` "", the first enabled pool of ``space`` matching the host's labels,
+        optionally restricted to ``family`` (4 or 6).
+        """
+        request = ipam_pb2.AcquireSubnetRequest(
+            host=host, pool=pool, space=space, family=cast("ipam_pb2.Family", family)
+        )
+        return self._call(self._subnets.AcquireSubnet, request)
+
+    def release_subnet(self, cidr: str, *, space: str = "", force: bool = False) -> None:
+        request = ipam_pb2.ReleaseSubnetRequest(cidr=cidr, space=space, force=force)
+        self._call(self._subnets.ReleaseSubnet, request)
+
+    def list_subnets(
+        self, pool: str = "", host: str = "", *, page_size: int = 0
+    ) -> list[ipam_pb2.HostSubnet]:
+        request = ipam_pb2.ListSubnetsRequest(pool=pool, host=host, page_size=page_size)
+        return list(self._pages(self._subnets.ListSubnets, request, lambda r: r.subnets))
+
+    # -- leases -----------------------------------------------------------------------------
+
+    def allocate(
+        self,
+        host: str,
+        owner_id: str,
+        interface: str,
+        requests: Iterable[ipam_pb2.AddressRequest | AddressSpec],
+        attributes: Mapping[str, str] | None = None,
+    ) -> ipam_pb2.AllocateResponse:
+        """Allocate one address per request (all or none) for the owner key (owner_id, interface).
+
+        Retrying is safe: the server returns the leases the owner key already holds instead of
+        allocating again (``already_allocated`` is then true). So an UNAVAILABLE reply, even one
+        that hides a commit whose answer was lost, is retried with the same owner key and yields
+        the same addresses. A DEADLINE_EXCEEDED is not retried here (the call may still be
+        running); calling ``allocate`` again with the same owner key is safe for the same reason.
+        """
+        request = ipam_pb2.AllocateRequest(
+            host=host,
+            owner_id=owner_id,
+            interface=interface,
+            attributes=dict(attributes or {}),
+            addresses=address_requests(requests),
+        )
+        return self._call(self._leases.Allocate, request)
+
+    def release_owner(self, owner_id: str, interface: str) -> ipam_pb2.ReleaseResponse:
+        """Release every active lease of the owner key; already released is a success."""
+        owner = ipam_pb2.OwnerKey(owner_id=owner_id, interface=interface)
+        return self._call(self._leases.Release, ipam_pb2.ReleaseRequest(owner=owner))
+
+    def release_address(self, address: str, space: str = "") -> ipam_pb2.ReleaseResponse:
+        """Release the lease holding ``address``; already released is a success."""
+        key = ipam_pb2.AddressKey(address=address, space=space)
+        return self._call(self._leases.Release, ipam_pb2.ReleaseRequest(address=key))
+
+    def get_lease(self, address: str, space: str = "") -> ipam_pb2.Lease:
+        """The lease holding ``address``, else its last released lease."""
+        request = ipam_pb2.GetLeaseRequest(address=address, space=space)
+        return self._call(self._leases.GetLease, request, read=True)
+
+    def iter_leases(
+        self,
+        pool: str = "",
+        host: str = "",
+        owner_id: str = "",
+        interface: str = "",
+        state: int = ipam_pb2.LEASE_STATE_UNSPECIFIED,
+        *,
+        page_size: int = 0,
+    ) -> Iterator[ipam_pb2.Lease]:
+        """Leases matching the filters, fetching the next page only when it is reached."""
+        request = ipam_pb2.ListLeasesRequest(
+            pool=pool,
+            host=host,
+            owner_id=owner_id,
+            interface=interface,
+            state=cast("ipam_pb2.LeaseState", state),
+            page_size=page_size,
+        )
+        return self._pages(self._leases.ListLeases, request, lambda r: r.leases)
+
+    def list_leases(
+        self,
+        pool: str = "",
+        host: str = "",
+        owner_id: str = "",
+        interface: str = "",
+        state: int = ipam_pb2.LEASE_STATE_UNSPECIFIED,
+        *,
+        page_size: int = 0,
+    ) -> list[ipam_pb2.Lease]:
+        return list(self.iter_leases(pool, host, owner_id, interface, state, page_size=page_size))

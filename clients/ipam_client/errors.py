@@ -1,0 +1,91 @@
+"""Errors raised by the IPAM client: one class per gRPC status code the server uses.
+
+Every failed call raises an :class:`IpamClientError` subclass, never a raw ``grpc.RpcError``;
+``.code`` is the ``grpc.StatusCode`` and ``.message`` the server's details.
+"""
+
+from __future__ import annotations
+
+import grpc
+
+
+class IpamClientError(Exception):
+    """A failed IPAM call. ``str(err)`` is the message, ``.code`` the gRPC status code."""
+
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(code={self.code.name}, message={self.message!r})"
+
+
+class InvalidArgument(IpamClientError):
+    """The request was malformed (bad CIDR, negative number, empty name, ...)."""
+
+
+class NotFound(IpamClientError):
+    """The named space, pool, host, subnet or lease does not exist."""
+
+
+class AlreadyExists(IpamClientError):
+    """A duplicate name or an overlapping CIDR."""
+
+
+class FailedPrecondition(IpamClientError):
+    """The system is not in a state that allows the call (pool disabled, pool not empty, ...)."""
+
+
+class ResourceExhausted(IpamClientError):
+    """A pool or host subnet is full."""
+
+
+class Unavailable(IpamClientError):
+    """The server (or its database) could not be reached; retried before being raised."""
+
+
+class DeadlineExceeded(IpamClientError):
+    """The call did not finish within the client's timeout."""
+
+
+class PermissionDenied(IpamClientError):
+    """The token is valid but not allowed to make this call."""
+
+
+class Unauthenticated(IpamClientError):
+    """The token is missing or invalid."""
+
+
+_BY_CODE: dict[grpc.StatusCode, type[IpamClientError]] = {
+    grpc.StatusCode.INVALID_ARGUMENT: InvalidArgument,
+    grpc.StatusCode.NOT_FOUND: NotFound,
+    grpc.StatusCode.ALREADY_EXISTS: AlreadyExists,
+    grpc.StatusCode.FAILED_PRECONDITION: FailedPrecondition,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: ResourceExhausted,
+    grpc.StatusCode.UNAVAILABLE: Unavailable,
+    grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceeded,
+    grpc.StatusCode.PERMISSION_DENIED: PermissionDenied,
+    grpc.StatusCode.UNAUTHENTICATED: Unauthenticated,
+}
+
+
+def status_of(err: grpc.RpcError) -> tuple[grpc.StatusCode, str]:
+    """The status code and details of a failed call (UNKNOWN when the error carries none)."""
+    code_fn = getattr(err, "code", None)
+    details_fn = getattr(err, "details", None)
+    code = code_fn() if callable(code_fn) else None
+    details = details_fn() if callable(details_fn) else None
+    status = code if isinstance(code, grpc.StatusCode) else grpc.StatusCode.UNKNOWN
+    return status, details or status.name
+
+
+def from_rpc_error(err: grpc.RpcError, server: str = "") -> IpamClientError:
+    """Convert a gRPC error into the matching :class:`IpamClientError` subclass.
+
+    ``server`` (the address the client dialled) is named in the message of UNAVAILABLE errors.
+    """
+    code, details = status_of(err)
+    if code is grpc.StatusCode.UNAVAILABLE and server:
+        details = f"cannot reach IPAM server at {server}: {details}"
+    return _BY_CODE.get(code, IpamClientError)(code, details)
