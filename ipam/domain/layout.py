@@ -39,9 +39,7 @@ class PoolLayout:
 
     # ---- construction -------------------------------------------------------------------
     @classmethod
-    def build(
-        cls, cidr: str, host_prefix_length: int, reserved: list[str], gateway_policy: str
-    ) -> PoolLayout:
+    def build(cls, cidr: str, host_prefix_length: int, reserved: list[str], gateway_policy: str) -> PoolLayout:
         """Validate pool geometry; every error names the field and the value."""
         network = parse_cidr("cidr", cidr)
         bits = network.max_prefixlen
@@ -59,8 +57,7 @@ class PoolLayout:
         for i, r in enumerate(parsed):
             if r.version != network.version:
                 raise InvalidArgument(
-                    f"reserved_cidrs[{i}]: {r} is IPv{r.version} "
-                    f"but the pool {network} is IPv{network.version}"
+                    f"reserved_cidrs[{i}]: {r} is IPv{r.version} but the pool {network} is IPv{network.version}"
                 )
             if not r.subnet_of(network):  # type: ignore[arg-type]
                 raise InvalidArgument(f"reserved_cidrs[{i}]: {r} is not inside the pool {network}")
@@ -87,9 +84,7 @@ class PoolLayout:
     @property
     def usable_block_count(self) -> int:
         """Blocks not wholly inside a reserved CIDR."""
-        covered = sum(
-            r.num_addresses // self.block_size for r in self.reserved if r.num_addresses >= self.block_size
-        )
+        covered = sum(r.num_addresses // self.block_size for r in self.reserved if r.num_addresses >= self.block_size)
         return self.block_count - covered
 
     def block(self, index: int) -> Network:
@@ -168,6 +163,19 @@ class PoolLayout:
                 return offset
             offset = int(holder.broadcast_address) - block_base + 1
         return None
+
+    def take_offsets(self, index: int, start: int, count: int) -> tuple[list[int], int]:
+        """Up to `count` assignable offsets of a block from `start` on, and the new bump pointer."""
+        limit = self.stored_offset_limit
+        taken: list[int] = []
+        offset = start
+        while len(taken) < count:
+            free = self.first_free_offset(index, offset)
+            if free is None or free >= limit:
+                return taken, limit
+            taken.append(free)
+            offset = free + 1
+        return taken, offset
 
     # ---- counting -----------------------------------------------------------------------
     @property

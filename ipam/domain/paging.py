@@ -35,9 +35,7 @@ def page_request(page_size: int, page_token: str, *, kind: str) -> PageRequest:
             raise ValueError
         return PageRequest(size, decoded["a"])
     except (ValueError, KeyError, TypeError):
-        raise InvalidArgument(
-            f"page_token: {page_token!r} is not a page token returned by a List{kind} call"
-        ) from None
+        raise InvalidArgument(f"page_token: {page_token!r} is not a page token returned by a List{kind} call") from None
 
 
 def next_token(kind: str, last_key: str | int | None) -> str:

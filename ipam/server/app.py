@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from concurrent import futures
 
 import grpc
@@ -46,9 +47,7 @@ def create_server(engine: Engine, listen: str, *, workers: int = WORKERS) -> tup
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ["", *SERVICE_NAMES]:
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    reflection.enable_server_reflection(
-        [*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME], server
-    )
+    reflection.enable_server_reflection([*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
     port = server.add_insecure_port(listen)
     if port == 0:
         raise OSError(f"cannot listen on {listen}")
@@ -56,12 +55,24 @@ def create_server(engine: Engine, listen: str, *, workers: int = WORKERS) -> tup
     return server, port
 
 
-def serve(database_url: str, listen: str, stop: threading.Event, *, workers: int = WORKERS) -> None:
-    """Serve until `stop` is set, then let in-flight calls finish (up to GRACE_SECONDS)."""
+def serve(
+    database_url: str,
+    listen: str,
+    stop: threading.Event,
+    *,
+    workers: int = WORKERS,
+    on_ready: Callable[[int], None] | None = None,
+) -> None:
+    """Serve until `stop` is set, then let in-flight calls finish (up to GRACE_SECONDS).
+
+    `on_ready(port)` is called once the server listens.
+    """
     engine = make_engine(database_url, pool_size=min(workers, 20))
     try:
         server, port = create_server(engine, listen, workers=workers)
         log.info("listening on %s (port %d)", listen, port)
+        if on_ready is not None:
+            on_ready(port)
         stop.wait()
         server.stop(GRACE_SECONDS).wait()
     finally:

@@ -73,9 +73,7 @@ def usage(value: Usage | None) -> pb.Usage | None:
 
 
 def space(record: SpaceRecord) -> pb.AddressSpace:
-    return pb.AddressSpace(
-        name=record.name, description=record.description, create_time=timestamp(record.created_at)
-    )
+    return pb.AddressSpace(name=record.name, description=record.description, create_time=timestamp(record.created_at))
 
 
 def pool(record: PoolRecord) -> pb.Pool:
@@ -83,7 +81,7 @@ def pool(record: PoolRecord) -> pb.Pool:
         name=record.name,
         space=record.space,
         cidr=record.cidr,
-        family=record.family,  # type: ignore[arg-type]
+        family=record.family,
         host_prefix_length=record.host_prefix_length,
         reserved_cidrs=record.reserved_cidrs,
         host_selector=record.host_selector,
@@ -133,5 +131,5 @@ def lease(record: LeaseRecord) -> pb.Lease:
         state=_STATE_TO_PB[record.state],
         allocate_time=timestamp(record.allocated_at),
         release_time=timestamp(record.released_at),
-        family=record.family,  # type: ignore[arg-type]
+        family=record.family,
     )

@@ -21,17 +21,13 @@ class AddressSpaceServicer(rpc.AddressSpaceServiceServicer):
     def CreateAddressSpace(self, request: pb.CreateAddressSpaceRequest, context: Ctx) -> pb.AddressSpace:
         return convert.space(spaces.create_space(self.engine, request.name, request.description))
 
-    def ListAddressSpaces(
-        self, request: pb.ListAddressSpacesRequest, context: Ctx
-    ) -> pb.ListAddressSpacesResponse:
+    def ListAddressSpaces(self, request: pb.ListAddressSpacesRequest, context: Ctx) -> pb.ListAddressSpacesResponse:
         page = spaces.list_spaces(self.engine, request.page_size, request.page_token)
         return pb.ListAddressSpacesResponse(
             address_spaces=[convert.space(s) for s in page.items], next_page_token=page.next_token
         )
 
-    def DeleteAddressSpace(
-        self, request: pb.DeleteAddressSpaceRequest, context: Ctx
-    ) -> pb.DeleteAddressSpaceResponse:
+    def DeleteAddressSpace(self, request: pb.DeleteAddressSpaceRequest, context: Ctx) -> pb.DeleteAddressSpaceResponse:
         spaces.delete_space(self.engine, request.name)
         return pb.DeleteAddressSpaceResponse()
 
@@ -60,9 +56,7 @@ class PoolServicer(rpc.PoolServiceServicer):
 
     def ListPools(self, request: pb.ListPoolsRequest, context: Ctx) -> pb.ListPoolsResponse:
         page = pools.list_pools(self.engine, request.space, request.page_size, request.page_token)
-        return pb.ListPoolsResponse(
-            pools=[convert.pool(p) for p in page.items], next_page_token=page.next_token
-        )
+        return pb.ListPoolsResponse(pools=[convert.pool(p) for p in page.items], next_page_token=page.next_token)
 
     def UpdatePool(self, request: pb.UpdatePoolRequest, context: Ctx) -> pb.Pool:
         if request.reserved_cidrs and not request.set_reserved_cidrs:
@@ -70,9 +64,7 @@ class PoolServicer(rpc.PoolServiceServicer):
         changes = pools.PoolChanges(
             disabled=request.disabled if request.HasField("disabled") else None,
             cooldown_seconds=request.cooldown_seconds if request.HasField("cooldown_seconds") else None,
-            max_subnets_per_host=(
-                request.max_subnets_per_host if request.HasField("max_subnets_per_host") else None
-            ),
+            max_subnets_per_host=(request.max_subnets_per_host if request.HasField("max_subnets_per_host") else None),
             host_selector=request.host_selector if request.HasField("host_selector") else None,
             reserved_cidrs=list(request.reserved_cidrs) if request.set_reserved_cidrs else None,
         )
@@ -95,9 +87,7 @@ class HostServicer(rpc.HostServiceServicer):
 
     def ListHosts(self, request: pb.ListHostsRequest, context: Ctx) -> pb.ListHostsResponse:
         page = hosts.list_hosts(self.engine, request.page_size, request.page_token)
-        return pb.ListHostsResponse(
-            hosts=[convert.host(h) for h in page.items], next_page_token=page.next_token
-        )
+        return pb.ListHostsResponse(hosts=[convert.host(h) for h in page.items], next_page_token=page.next_token)
 
 
 class SubnetServicer(rpc.SubnetServiceServicer):
@@ -114,17 +104,14 @@ class SubnetServicer(rpc.SubnetServiceServicer):
         return pb.ReleaseSubnetResponse()
 
     def ListSubnets(self, request: pb.ListSubnetsRequest, context: Ctx) -> pb.ListSubnetsResponse:
-        page = subnets.list_subnets(
-            self.engine, request.pool, request.host, request.page_size, request.page_token
-        )
-        return pb.ListSubnetsResponse(
-            subnets=[convert.subnet(s) for s in page.items], next_page_token=page.next_token
-        )
+        page = subnets.list_subnets(self.engine, request.pool, request.host, request.page_size, request.page_token)
+        return pb.ListSubnetsResponse(subnets=[convert.subnet(s) for s in page.items], next_page_token=page.next_token)
 
 
 class LeaseServicer(rpc.LeaseServiceServicer):
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.allocator = leases.Allocator(engine)
 
     def Allocate(self, request: pb.AllocateRequest, context: Ctx) -> pb.AllocateResponse:
         command = leases.AllocateCommand(
@@ -142,7 +129,7 @@ class LeaseServicer(rpc.LeaseServiceServicer):
                 for i, a in enumerate(request.addresses)
             ],
         )
-        result = leases.allocate(self.engine, command)
+        result = self.allocator.allocate(command)
         return pb.AllocateResponse(
             leases=[convert.lease(r) for r in result.leases], already_allocated=result.already_allocated
         )
@@ -173,6 +160,4 @@ class LeaseServicer(rpc.LeaseServiceServicer):
             page_size=request.page_size,
             page_token=request.page_token,
         )
-        return pb.ListLeasesResponse(
-            leases=[convert.lease(r) for r in page.items], next_page_token=page.next_token
-        )
+        return pb.ListLeasesResponse(leases=[convert.lease(r) for r in page.items], next_page_token=page.next_token)

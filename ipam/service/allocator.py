@@ -1,89 +1,156 @@
-"""Picking an address for one owner in one pool, inside the caller's transaction.
+"""Picking addresses in one pool for owners on one host, inside the caller's transaction.
 
-Per request (DESIGN.md, "Allocation that does not slow down as pools fill"):
-1. reuse the host's oldest released slot past its cooldown, else
-2. bump the host subnet's `next_offset`, skipping reserved offsets, else
-3. claim a new host subnet for the host (free block list, then the pool's block bump pointer).
-Every step is an index lookup; nothing enumerates the address space. The database's unique
-and exclusion constraints, not this code, make a duplicate impossible.
+For a batch of owners (DESIGN.md, "Allocation that does not slow down as pools fill"):
+1. owners that already hold a lease in the pool get it back (retry-safe);
+2. the host's oldest released slots past their cooldown are reused;
+3. the rest come from bumping the host subnet's `next_offset` (skipping reserved offsets),
+   claiming a new host subnet when the host's subnets are full.
+Every step is an index lookup and one statement for the whole batch; nothing enumerates the
+address space. The database's unique and exclusion constraints, not this code, make a
+duplicate impossible.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
 
-from ipam.domain.errors import AlreadyExists, InvalidArgument, ResourceExhausted
+from ipam.domain.errors import AlreadyExists, InvalidArgument, IpamError, ResourceExhausted
 from ipam.domain.layout import PoolLayout
 from ipam.domain.network import Address
-from ipam.domain.records import PoolRecord
+from ipam.domain.records import LeaseRecord, PoolRecord
+from ipam.service.views import lease_record
 from ipam.store import hosts as host_store
 from ipam.store import leases as lease_store
 from ipam.store import pools as pool_store
 from ipam.store import subnets as subnet_store
+from ipam.store.leases import NewOwner
 from ipam.store.subnets import SubnetRow
 
 
 @dataclass(frozen=True)
-class Owner:
-    host_id: int
-    host_name: str
-    owner_id: str
-    interface: str
-    attributes: dict[str, str]
+class HostRef:
+    id: int
+    name: str
 
 
 @dataclass(frozen=True)
-class Allocated:
-    lease_id: int
-    subnet: SubnetRow
+class Outcome:
+    """What one owner of a batch got: a lease (new or already held) or an error."""
+
+    lease: LeaseRecord | None = None
+    already_allocated: bool = False
+    error: IpamError | None = None
 
 
-def allocate_any(conn: Connection, pool: PoolRecord, layout: PoolLayout, owner: Owner) -> int:
-    """Allocate a free address of the pool to the owner; returns the lease id."""
-    values = _lease_values(pool, owner)
-    while True:
-        reused = lease_store.reuse_released(conn, {**values, "cooldown": pool.cooldown_seconds})
-        if reused is not None:
-            return int(reused.id)
-        subnet = subnet_store.bump(conn, owner.host_id, pool.id)
-        if subnet is None:
-            acquire_subnet(conn, pool, layout, owner.host_id, owner.host_name)
-            continue
-        offset = layout.first_free_offset(subnet.idx, subnet.next_offset)
-        if offset != subnet.next_offset:  # landed on a reserved CIDR: jump past it
-            subnet_store.set_next_offset(
-                conn, subnet.id, subnet.offset_limit if offset is None else offset + 1
+def allocate_any(
+    conn: Connection, pool: PoolRecord, layout: PoolLayout, host: HostRef, owners: list[NewOwner]
+) -> list[Outcome]:
+    """Allocate one free address of the pool to each owner; outcomes in the owners' order."""
+    outcomes: dict[tuple[str, str], Outcome] = {}
+    held = lease_store.active_for_owners(conn, pool.id, [(o.owner_id, o.interface) for o in owners])
+    pending: dict[tuple[str, str], NewOwner] = {}
+    for owner in owners:
+        row = held.get((owner.owner_id, owner.interface))
+        if row is None:
+            pending.setdefault((owner.owner_id, owner.interface), owner)
+        elif row.host != host.name:
+            taken = AlreadyExists(
+                f'owner {owner.owner_id}/{owner.interface} already holds {row.address} on host "{row.host}"'
             )
-            if offset is None:
-                continue
-        row = lease_store.insert_lease(
-            conn,
-            {
-                **values,
-                "subnet_id": subnet.id,
-                "offset": offset,
-                "address": str(layout.address(subnet.idx, offset)),
-            },
-        )
-        if row is not None:
-            return int(row.id)
-        # The slot was taken by a request for that specific address: bump again.
+            outcomes[(owner.owner_id, owner.interface)] = Outcome(error=taken)
+        else:
+            outcomes[(owner.owner_id, owner.interface)] = Outcome(lease_record(row), already_allocated=True)
+    if pending:
+        leases, error = _new_leases(conn, pool, layout, host, list(pending.values()))
+        for owner, lease in leases:
+            outcomes[(owner.owner_id, owner.interface)] = Outcome(lease)
+        for key in pending.keys() - outcomes.keys():
+            outcomes[key] = Outcome(error=error)
+    return [outcomes[(o.owner_id, o.interface)] for o in owners]
+
+
+def _new_leases(
+    conn: Connection, pool: PoolRecord, layout: PoolLayout, host: HostRef, owners: list[NewOwner]
+) -> tuple[list[tuple[NewOwner, LeaseRecord]], ResourceExhausted | None]:
+    """New leases for as many owners as there is room for, and why the others got none."""
+    by_key = {(o.owner_id, o.interface): o for o in owners}
+    done: list[tuple[NewOwner, LeaseRecord]] = []
+
+    def record(rows: list[Any], idx_of: Any) -> None:
+        for row in rows:
+            owner = by_key.pop((row.owner_id, row.interface))
+            done.append((owner, _lease(pool, layout, host, idx_of(row), row.offset, owner, row.allocated_at)))
+
+    reused = lease_store.reuse_released(conn, pool.id, host.id, pool.cooldown_seconds, owners)
+    record(reused, lambda row: row.idx)
+    while by_key:
+        subnet = subnet_store.lock_subnet_with_room(conn, host.id, pool.id)
+        if subnet is None:
+            try:
+                acquire_subnet(conn, pool, layout, host, count_reusable=False)
+            except ResourceExhausted as exhausted:
+                return done, exhausted
+            continue
+        offsets, next_offset = layout.take_offsets(subnet.idx, subnet.next_offset, len(by_key))
+        subnet_store.set_next_offset(conn, subnet.id, next_offset)
+        waiting = list(by_key.values())[: len(offsets)]
+        if offsets:
+            slots = [(offset, str(layout.address(subnet.idx, offset))) for offset in offsets]
+            # Slots taken meanwhile by requests for those addresses are skipped: go round again.
+            record(lease_store.insert_leases(conn, subnet, host.id, slots, waiting), lambda row, idx=subnet.idx: idx)
+    return done, None
+
+
+def _lease(
+    pool: PoolRecord,
+    layout: PoolLayout,
+    host: HostRef,
+    idx: int,
+    offset: int,
+    owner: NewOwner,
+    allocated_at: datetime,
+) -> LeaseRecord:
+    gateway = layout.gateway(idx)
+    return LeaseRecord(
+        address=str(layout.address(idx, offset)),
+        prefix_length=layout.host_prefix_length,
+        gateway="" if gateway is None else str(gateway),
+        subnet=str(layout.block(idx)),
+        pool=pool.name,
+        space=pool.space,
+        host=host.name,
+        owner_id=owner.owner_id,
+        interface=owner.interface,
+        state="active",
+        allocated_at=allocated_at,
+        released_at=None,
+        family=layout.family,
+        attributes=dict(owner.attributes),
+    )
 
 
 def allocate_specific(
-    conn: Connection, pool: PoolRecord, layout: PoolLayout, owner: Owner, address: Address
+    conn: Connection, pool: PoolRecord, layout: PoolLayout, host: HostRef, owner: NewOwner, address: Address
 ) -> int:
-    """Allocate exactly `address` (must be in the pool, not reserved, not held)."""
+    """Allocate exactly `address` (in the pool, not reserved, not held); returns the lease id."""
     check_assignable(pool, layout, address)
     idx, offset = layout.block_index_of(address), layout.offset_of(address)
-    subnet = subnet_store.subnet_of_block(conn, pool.id, idx) or _claim_block(conn, pool, layout, idx, owner)
-    row = lease_store.claim_specific(
-        conn,
-        {**_lease_values(pool, owner), "subnet_id": subnet.id, "offset": offset, "address": str(address)},
-    )
+    subnet = subnet_store.subnet_of_block(conn, pool.id, idx) or _claim_block(conn, pool, layout, idx, host)
+    values = {
+        "pool_id": pool.id,
+        "host_id": host.id,
+        "owner_id": owner.owner_id,
+        "interface": owner.interface,
+        "attributes": owner.attributes,
+        "subnet_id": subnet.id,
+        "offset": offset,
+        "address": str(address),
+    }
+    row = lease_store.claim_specific(conn, values)
     if row is None:
         held = lease_store.holder(conn, subnet.id, offset)
         who = f"owner {held.owner_id}/{held.interface} on host {held.host}" if held else "another owner"
@@ -107,24 +174,30 @@ def check_assignable(pool: PoolRecord, layout: PoolLayout, address: Address) -> 
 
 
 def acquire_subnet(
-    conn: Connection, pool: PoolRecord, layout: PoolLayout, host_id: int, host_name: str
+    conn: Connection, pool: PoolRecord, layout: PoolLayout, host: HostRef, *, count_reusable: bool = True
 ) -> SubnetRow:
-    """The host's subnet in the pool that has room, or a newly claimed one (idempotent)."""
-    host_store.lock_host(conn, host_id)
-    existing = subnet_store.subnet_with_room(conn, host_id, pool.id, pool.cooldown_seconds)
+    """The host's subnet in the pool that has room, or a newly claimed one (idempotent).
+
+    Room means never-used offsets and, with `count_reusable`, released slots past cooldown.
+    """
+    host_store.lock_host(conn, host.id)
+    if count_reusable:
+        existing = subnet_store.subnet_with_room(conn, host.id, pool.id, pool.cooldown_seconds)
+    else:
+        existing = subnet_store.lock_subnet_with_room(conn, host.id, pool.id)
     if existing is not None:
         return existing
-    held = subnet_store.count_for_host(conn, host_id, pool.id)
+    held = subnet_store.count_for_host(conn, host.id, pool.id)
     if pool.max_subnets_per_host and held >= pool.max_subnets_per_host:
         raise ResourceExhausted(
-            f'host "{host_name}" holds {held}/{pool.max_subnets_per_host} subnets of pool "{pool.name}" '
+            f'host "{host.name}" holds {held}/{pool.max_subnets_per_host} subnets of pool "{pool.name}" '
             "and they are full"
         )
     while True:
         idx = subnet_store.pop_free_block(conn, pool.id)
         if idx is None or not layout.block_is_usable(idx):
             idx = _bump_block(conn, pool, layout)
-        subnet = subnet_store.insert_subnet(conn, _subnet_values(pool, layout, idx, host_id))
+        subnet = subnet_store.insert_subnet(conn, _subnet_values(pool, layout, idx, host.id))
         if subnet is not None:
             return subnet
         # Taken by a request for a specific address in that block: try the next one.
@@ -135,18 +208,16 @@ def _bump_block(conn: Connection, pool: PoolRecord, layout: PoolLayout) -> int:
     idx = layout.next_usable_block(start)
     if idx is None:
         _, _, used = pool_store.counts(conn, pool)
-        raise ResourceExhausted(
-            f'pool "{pool.name}" has no free host subnet ({used}/{layout.usable_block_count} used)'
-        )
+        raise ResourceExhausted(f'pool "{pool.name}" has no free host subnet ({used}/{layout.usable_block_count} used)')
     pool_store.set_next_block(conn, pool.id, idx + 1)
     return idx
 
 
-def _claim_block(conn: Connection, pool: PoolRecord, layout: PoolLayout, idx: int, owner: Owner) -> SubnetRow:
-    """Claim a given block for the owner's host (a specific address outside its subnets)."""
+def _claim_block(conn: Connection, pool: PoolRecord, layout: PoolLayout, idx: int, host: HostRef) -> SubnetRow:
+    """Claim a given block for the host (a specific address outside its subnets)."""
     subnet_store.forget_free_block(conn, pool.id, idx)
-    subnet = subnet_store.insert_subnet(conn, _subnet_values(pool, layout, idx, owner.host_id))
-    if subnet is None:  # claimed concurrently; the transaction is retried and finds it
+    subnet = subnet_store.insert_subnet(conn, _subnet_values(pool, layout, idx, host.id))
+    if subnet is None:  # claimed concurrently by another host
         subnet = subnet_store.subnet_of_block(conn, pool.id, idx)
     if subnet is None:
         raise AlreadyExists(f"{layout.block(idx)} overlaps a subnet registered in the same address space")
@@ -164,14 +235,4 @@ def _subnet_values(pool: PoolRecord, layout: PoolLayout, idx: int, host_id: int)
         "cidr": str(layout.block(idx)),
         "next_offset": limit if first is None else first,
         "offset_limit": limit,
-    }
-
-
-def _lease_values(pool: PoolRecord, owner: Owner) -> dict[str, Any]:
-    return {
-        "pool_id": pool.id,
-        "host_id": owner.host_id,
-        "owner_id": owner.owner_id,
-        "interface": owner.interface,
-        "attributes": owner.attributes,
     }

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import Connection, Engine
 
 from ipam.domain import validate
-from ipam.domain.errors import AlreadyExists, InvalidArgument, NotFound
+from ipam.domain.errors import AlreadyExists, InvalidArgument, IpamError, NotFound
+from ipam.domain.layout import PoolLayout
 from ipam.domain.network import parse_address
 from ipam.domain.paging import page_of, page_request
-from ipam.domain.records import LeaseRecord, Page
-from ipam.service.allocator import Owner, allocate_any, allocate_specific
+from ipam.domain.records import LeaseRecord, Page, PoolRecord
+from ipam.service.allocator import HostRef, Outcome, allocate_any, allocate_specific
+from ipam.service.coalesce import Coalescer
 from ipam.service.pool_choice import choose_pool
 from ipam.service.views import layout_of, lease_record
 from ipam.store import hosts as host_store
 from ipam.store import leases as lease_store
 from ipam.store import tx
+from ipam.store.leases import NewOwner
 from ipam.store.spaces import DEFAULT_SPACE
 
 # A concurrent identical request won: run again and return its lease.
@@ -48,9 +51,51 @@ class Allocation:
     already_allocated: bool
 
 
-def allocate(engine: Engine, command: AllocateCommand) -> Allocation:
-    _validate(command)
-    return tx.run(engine, lambda conn: _allocate(conn, command), retry_on_constraints=_RACES)
+class Allocator:
+    """Allocate use case. Concurrent single-address requests for the same host and pool are
+    coalesced into one transaction (group commit); everything else runs on its own."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._groups: Coalescer[GroupKey, AllocateCommand, Allocation] = Coalescer(self._allocate_group)
+
+    def allocate(self, command: AllocateCommand) -> Allocation:
+        _validate(command)
+        spec = command.addresses[0]
+        if len(command.addresses) == 1 and not spec.address:
+            return self._groups.submit(GroupKey(command.host, spec.pool, spec.space, spec.family), command)
+        return tx.run(self.engine, lambda conn: _allocate(conn, command), retry_on_constraints=_RACES)
+
+    def _allocate_group(self, key: GroupKey, commands: Sequence[AllocateCommand]) -> list[Allocation | IpamError]:
+        def work(conn: Connection) -> list[Allocation | IpamError]:
+            host, labels = _host(conn, key.host)
+            pool = choose_pool(conn, pool=key.pool, space=key.space, family=key.family, host=key.host, labels=labels)
+            owners = [NewOwner(c.owner_id, c.interface, c.attributes) for c in commands]
+            return [_result([o]) for o in allocate_any(conn, pool, layout_of(pool), host, owners)]
+
+        return tx.run(self.engine, work, retry_on_constraints=_RACES)
+
+
+@dataclass(frozen=True)
+class GroupKey:
+    host: str
+    pool: str
+    space: str
+    family: int
+
+
+def _result(outcomes: list[Outcome]) -> Allocation | IpamError:
+    """All of one request's outcomes as its answer, or the first error among them."""
+    for outcome in outcomes:
+        if outcome.error is not None:
+            return outcome.error
+    leases = [o.lease for o in outcomes if o.lease is not None]
+    return Allocation(leases, already_allocated=all(o.already_allocated for o in outcomes))
+
+
+def _host(conn: Connection, name: str) -> tuple[HostRef, dict[str, str]]:
+    host_id, labels = host_store.host_id_and_labels(conn, name)
+    return HostRef(host_id, name), labels
 
 
 def _validate(command: AllocateCommand) -> None:
@@ -70,45 +115,42 @@ def _validate(command: AllocateCommand) -> None:
 
 
 def _allocate(conn: Connection, command: AllocateCommand) -> Allocation:
-    host_id, labels = host_store.host_id_and_labels(conn, command.host)
-    owner = Owner(host_id, command.host, command.owner_id, command.interface, command.attributes)
-    lease_ids: list[int] = []
-    existing_count = 0
+    """Several addresses (dual-stack) or a specific one: all in one transaction, all or nothing."""
+    host, labels = _host(conn, command.host)
+    owner = NewOwner(command.owner_id, command.interface, command.attributes)
+    outcomes: list[Outcome] = []
     seen: set[int] = set()
     for i, spec in enumerate(command.addresses):
-        pool = choose_pool(
-            conn, pool=spec.pool, space=spec.space, family=spec.family, host=command.host, labels=labels
-        )
+        pool = choose_pool(conn, pool=spec.pool, space=spec.space, family=spec.family, host=command.host, labels=labels)
         if pool.id in seen:
-            raise InvalidArgument(
-                f'addresses[{i}]: pool "{pool.name}" is asked for twice; one address per pool'
-            )
+            raise InvalidArgument(f'addresses[{i}]: pool "{pool.name}" is asked for twice; one address per pool')
         seen.add(pool.id)
-        existing = lease_store.active_for_owner(conn, pool.id, command.owner_id, command.interface)
-        if existing is not None:
-            _check_same_request(existing, command, spec)
-            lease_ids.append(int(existing.id))
-            existing_count += 1
-            continue
         layout = layout_of(pool)
         if spec.address:
-            lease_ids.append(
-                allocate_specific(conn, pool, layout, owner, parse_address("address", spec.address))
-            )
+            outcomes.append(_allocate_specific(conn, pool, layout, host, owner, spec.address))
         else:
-            lease_ids.append(allocate_any(conn, pool, layout, owner))
-    leases = [lease_record(row) for row in lease_store.by_ids(conn, lease_ids)]
-    return Allocation(leases, already_allocated=existing_count == len(lease_ids))
+            outcomes.extend(allocate_any(conn, pool, layout, host, [owner]))
+    result = _result(outcomes)
+    if isinstance(result, IpamError):
+        raise result  # rolls back whatever this request allocated so far
+    return result
 
 
-def _check_same_request(existing: Any, command: AllocateCommand, spec: AddressSpec) -> None:
-    """A repeated request must be the same request: same host and, if given, the same address."""
-    held_host, held_address = existing.host, existing.address
-    key = f"{command.owner_id}/{command.interface}"
-    if held_host != command.host:
-        raise AlreadyExists(f'owner {key} already holds {held_address} on host "{held_host}"')
-    if spec.address and parse_address("address", spec.address) != parse_address("address", held_address):
-        raise AlreadyExists(f"owner {key} already holds {held_address}, not {spec.address}")
+def _allocate_specific(
+    conn: Connection, pool: PoolRecord, layout: PoolLayout, host: HostRef, owner: NewOwner, address: str
+) -> Outcome:
+    wanted = parse_address("address", address)
+    held = lease_store.active_for_owners(conn, pool.id, [(owner.owner_id, owner.interface)])
+    row = held.get((owner.owner_id, owner.interface))
+    if row is None:
+        lease_id = allocate_specific(conn, pool, layout, host, owner, wanted)
+        return Outcome(lease_record(lease_store.by_ids(conn, [lease_id])[0]))
+    key = f"{owner.owner_id}/{owner.interface}"
+    if row.host != host.name:
+        return Outcome(error=AlreadyExists(f'owner {key} already holds {row.address} on host "{row.host}"'))
+    if parse_address("address", row.address) != wanted:
+        return Outcome(error=AlreadyExists(f"owner {key} already holds {row.address}, not {address}"))
+    return Outcome(lease_record(row), already_allocated=True)
 
 
 @dataclass(frozen=True)

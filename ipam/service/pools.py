@@ -98,13 +98,9 @@ def update_pool(engine: Engine, name: str, changes: PoolChanges) -> PoolRecord:
     if changes.disabled is not None:
         values["disabled"] = changes.disabled
     if changes.cooldown_seconds is not None:
-        values["cooldown_seconds"] = validate.non_negative(
-            "cooldown_seconds", changes.cooldown_seconds, MAX_COOLDOWN
-        )
+        values["cooldown_seconds"] = validate.non_negative("cooldown_seconds", changes.cooldown_seconds, MAX_COOLDOWN)
     if changes.max_subnets_per_host is not None:
-        values["max_subnets_per_host"] = validate.non_negative(
-            "max_subnets_per_host", changes.max_subnets_per_host
-        )
+        values["max_subnets_per_host"] = validate.non_negative("max_subnets_per_host", changes.max_subnets_per_host)
     if changes.host_selector is not None:
         parse_selector("host_selector", changes.host_selector)
         values["host_selector"] = changes.host_selector
@@ -112,15 +108,11 @@ def update_pool(engine: Engine, name: str, changes: PoolChanges) -> PoolRecord:
     def work(conn: Connection) -> PoolRecord:
         pool = pool_store.get_pool(conn, name)
         if changes.reserved_cidrs is not None:
-            layout = PoolLayout.build(
-                pool.cidr, pool.host_prefix_length, changes.reserved_cidrs, pool.gateway_policy
-            )
+            layout = PoolLayout.build(pool.cidr, pool.host_prefix_length, changes.reserved_cidrs, pool.gateway_policy)
             reserved = [str(r) for r in layout.reserved]
             taken = pool_store.first_active_address_in(conn, pool.id, reserved) if reserved else None
             if taken:
-                raise FailedPrecondition(
-                    f"reserved_cidrs: {taken} is leased; release it before reserving its range"
-                )
+                raise FailedPrecondition(f"reserved_cidrs: {taken} is leased; release it before reserving its range")
             values["reserved_cidrs"] = reserved
         pool_store.update_pool(conn, pool.id, values)
         return pool_with_usage(conn, pool_store.get_pool_by_id(conn, pool.id))

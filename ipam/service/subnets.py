@@ -12,6 +12,7 @@ from ipam.domain.layout import subnet_gateway
 from ipam.domain.network import parse_cidr
 from ipam.domain.paging import PageRequest, page_of, page_request
 from ipam.domain.records import Page, SubnetRecord
+from ipam.service.allocator import HostRef
 from ipam.service.allocator import acquire_subnet as acquire_in
 from ipam.service.pool_choice import choose_pool
 from ipam.service.views import layout_of, subnet_usage
@@ -32,7 +33,7 @@ def acquire_subnet(engine: Engine, host: str, pool: str, space: str, family: int
     def work(conn: Connection) -> SubnetRecord:
         host_id, labels = host_store.host_id_and_labels(conn, host)
         chosen = choose_pool(conn, pool=pool, space=space, family=family, host=host, labels=labels)
-        subnet = acquire_in(conn, chosen, layout_of(chosen), host_id, host)
+        subnet = acquire_in(conn, chosen, layout_of(chosen), HostRef(host_id, host))
         return _one(conn, subnet.id)
 
     return tx.run(engine, work, retry_on_constraints=_RACES)
@@ -68,9 +69,7 @@ def list_subnets(engine: Engine, pool: str, host: str, page_size: int, page_toke
 
 
 def _one(conn: Connection, subnet_id: int) -> SubnetRecord:
-    rows = subnet_store.list_subnets(
-        conn, pool=None, host=None, page=PageRequest(1, None), subnet_id=subnet_id
-    )
+    rows = subnet_store.list_subnets(conn, pool=None, host=None, page=PageRequest(1, None), subnet_id=subnet_id)
     return _record(conn, rows[0])
 
 

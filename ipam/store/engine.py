@@ -27,11 +27,11 @@ def redact(url: str) -> str:
 
 
 def make_engine(url: str, *, pool_size: int = 20) -> Engine:
+    # No pre-ping: it costs a round trip per transaction; ipam.store.tx retries a dead connection.
     return create_engine(
         normalize_url(url),
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
         pool_recycle=1800,
         connect_args={"connect_timeout": 5, "application_name": "ipam"},
     )

@@ -18,10 +18,10 @@ _UPSERT = text(
 ).bindparams(bindparam("labels", type_=JSONB))
 _GET = text(f"SELECT {_COLUMNS} FROM host WHERE name = :name")
 _ID_AND_LABELS = text("SELECT id, labels FROM host WHERE name = :name")
-_LOCK = text("SELECT id FROM host WHERE id = :id FOR UPDATE")
+# NO KEY UPDATE: does not conflict with the KEY SHARE locks that inserts referencing the host take.
+_LOCK = text("SELECT id FROM host WHERE id = :id FOR NO KEY UPDATE")
 _LIST = text(
-    f"SELECT {_COLUMNS} FROM host WHERE CAST(:after AS text) IS NULL OR name > :after "
-    "ORDER BY name LIMIT :limit"
+    f"SELECT {_COLUMNS} FROM host WHERE CAST(:after AS text) IS NULL OR name > :after ORDER BY name LIMIT :limit"
 )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, text
@@ -9,36 +11,59 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql import bindparam
 
 from ipam.domain.paging import PageRequest
+from ipam.store.subnets import SubnetRow
+
+
+@dataclass(frozen=True)
+class NewOwner:
+    owner_id: str
+    interface: str
+    attributes: dict[str, str]
+
 
 # Everything a LeaseRecord needs, joined from the lease's subnet, pool, space and host.
-_VIEW = (
-    "SELECT l.id, CAST(host(l.address) AS text) AS address, p.host_prefix_length AS prefix_length, "
+_VIEW_COLUMNS = (
+    "l.id, CAST(host(l.address) AS text) AS address, p.host_prefix_length AS prefix_length, "
     "CAST(hs.cidr AS text) AS subnet, hs.idx, p.name AS pool, sp.name AS space, h.name AS host, "
     "l.owner_id, l.interface, l.state, l.allocated_at, l.released_at, p.family, l.attributes, "
-    "p.gateway_policy, l.pool_id, l.host_id "
+    "p.gateway_policy, l.pool_id, l.host_id"
+)
+_VIEW = (
+    f"SELECT {_VIEW_COLUMNS} "
     "FROM lease l JOIN host_subnet hs ON hs.id = l.subnet_id JOIN pool p ON p.id = l.pool_id "
     "JOIN address_space sp ON sp.id = p.space_id JOIN host h ON h.id = l.host_id "
 )
 _RETURNING = "RETURNING lease.id"
 
-_ACTIVE_FOR_OWNER = text(
-    _VIEW + "WHERE l.pool_id = :pool_id AND l.owner_id = :owner_id AND l.interface = :interface "
-    "AND l.state = 'active'"
+# ANY() on owner_id lets the planner probe lease_one_per_owner for each owner.
+_ACTIVE_FOR_OWNERS = text(
+    _VIEW + "WHERE l.pool_id = :pool_id AND l.state = 'active' AND l.owner_id = ANY(CAST(:owners AS text[]))"
 )
-_REUSE = text(
-    "UPDATE lease SET state = 'active', host_id = :host_id, owner_id = :owner_id, interface = :interface, "
-    "attributes = :attributes, allocated_at = now(), released_at = NULL WHERE id = ("
+# The host's oldest released slots of the pool whose cooldown is over, one per requested owner.
+_REUSE_MANY = text(
+    "WITH picked AS ("
     " SELECT l.id FROM lease l WHERE l.subnet_id IN ("
     "  SELECT id FROM host_subnet WHERE host_id = :host_id AND pool_id = :pool_id)"
     " AND l.state = 'released' AND l.released_at <= now() - make_interval(secs => :cooldown)"
-    " ORDER BY l.released_at LIMIT 1 FOR UPDATE SKIP LOCKED"
-    f") {_RETURNING}"
-).bindparams(bindparam("attributes", type_=JSONB))
-_INSERT = text(
+    " ORDER BY l.released_at LIMIT :n FOR UPDATE SKIP LOCKED),"
+    " numbered AS (SELECT id, row_number() OVER (ORDER BY id) AS rn FROM picked),"
+    " wanted AS (SELECT * FROM unnest(CAST(:owners AS text[]), CAST(:interfaces AS text[]),"
+    "  CAST(:attributes AS text[])) WITH ORDINALITY AS w(owner_id, interface, attributes, rn)) "
+    "UPDATE lease SET state = 'active', host_id = :host_id, owner_id = wanted.owner_id, "
+    "interface = wanted.interface, attributes = CAST(wanted.attributes AS jsonb), allocated_at = now(), "
+    "released_at = NULL FROM numbered JOIN wanted USING (rn), host_subnet hs "
+    "WHERE lease.id = numbered.id AND hs.id = lease.subnet_id "
+    'RETURNING lease.id, lease."offset", hs.idx, lease.owner_id, lease.interface, lease.allocated_at'
+)
+_INSERT_MANY = text(
     'INSERT INTO lease (subnet_id, pool_id, host_id, "offset", address, owner_id, interface, attributes, '
-    "state) VALUES (:subnet_id, :pool_id, :host_id, :offset, CAST(:address AS inet), :owner_id, :interface, "
-    f":attributes, 'active') ON CONFLICT (subnet_id, \"offset\") DO NOTHING {_RETURNING}"
-).bindparams(bindparam("attributes", type_=JSONB))
+    "state) SELECT :subnet_id, :pool_id, :host_id, n.off, n.address, n.owner_id, n.interface, "
+    "CAST(n.attributes AS jsonb), 'active' FROM unnest(CAST(:offsets AS bigint[]), "
+    "CAST(:addresses AS inet[]), CAST(:owners AS text[]), CAST(:interfaces AS text[]), "
+    "CAST(:attributes AS text[])) AS n(off, address, owner_id, interface, attributes) "
+    'ON CONFLICT (subnet_id, "offset") DO NOTHING '
+    'RETURNING id, "offset", owner_id, interface, allocated_at'
+)
 # A specific address may take over a released slot whatever its cooldown: it was asked for by name.
 _CLAIM_SPECIFIC = text(
     'INSERT INTO lease (subnet_id, pool_id, host_id, "offset", address, owner_id, interface, attributes, '
@@ -49,15 +74,14 @@ _CLAIM_SPECIFIC = text(
     f"WHERE lease.state = 'released' {_RETURNING}"
 ).bindparams(bindparam("attributes", type_=JSONB))
 _HOLDER = text(_VIEW + 'WHERE l.subnet_id = :subnet_id AND l."offset" = :offset')
-_RELEASE_OWNER = text(
-    "UPDATE lease SET state = 'released', released_at = now() WHERE owner_id = :owner_id "
-    "AND interface = :interface AND state = 'active' RETURNING id"
+_RELEASE = (
+    "UPDATE lease l SET state = 'released', released_at = now() "
+    "FROM host_subnet hs, pool p, address_space sp, host h "
+    "WHERE hs.id = l.subnet_id AND p.id = l.pool_id AND sp.id = p.space_id AND h.id = l.host_id "
+    f"AND l.state = 'active' AND {{where}} RETURNING {_VIEW_COLUMNS}"
 )
-_RELEASE_ADDRESS = text(
-    "UPDATE lease l SET state = 'released', released_at = now() FROM pool p, address_space sp "
-    "WHERE l.address = CAST(:address AS inet) AND l.state = 'active' AND p.id = l.pool_id "
-    "AND sp.id = p.space_id AND sp.name = :space RETURNING l.id"
-)
+_RELEASE_OWNER = text(_RELEASE.format(where="l.owner_id = :owner_id AND l.interface = :interface"))
+_RELEASE_ADDRESS = text(_RELEASE.format(where="l.address = CAST(:address AS inet) AND sp.name = :space"))
 _BY_IDS = text(_VIEW + "WHERE l.id = ANY(:ids) ORDER BY l.id")
 _AT_ADDRESS = text(
     _VIEW + "WHERE l.address = CAST(:address AS inet) AND sp.name = :space "
@@ -77,19 +101,39 @@ _POOL_HOLDING = text(
 )
 
 
-def active_for_owner(conn: Connection, pool_id: int, owner_id: str, interface: str) -> Any | None:
-    params = {"pool_id": pool_id, "owner_id": owner_id, "interface": interface}
-    return conn.execute(_ACTIVE_FOR_OWNER, params).first()
+def active_for_owners(conn: Connection, pool_id: int, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Any]:
+    """The active leases of these owner keys in the pool, by owner key."""
+    wanted = set(keys)
+    rows = conn.execute(_ACTIVE_FOR_OWNERS, {"pool_id": pool_id, "owners": sorted({k[0] for k in keys})})
+    return {key: row for row in rows if (key := (row.owner_id, row.interface)) in wanted}
 
 
-def reuse_released(conn: Connection, values: dict[str, Any]) -> Any | None:
-    """Take the host's oldest released slot in the pool whose cooldown is over, if any."""
-    return conn.execute(_REUSE, values).first()
+def _owner_arrays(owners: list[NewOwner]) -> dict[str, list[str]]:
+    return {
+        "owners": [o.owner_id for o in owners],
+        "interfaces": [o.interface for o in owners],
+        "attributes": [json.dumps(o.attributes) for o in owners],
+    }
 
 
-def insert_lease(conn: Connection, values: dict[str, Any]) -> Any | None:
-    """None when the slot is already taken (a specific request got there first)."""
-    return conn.execute(_INSERT, values).first()
+def reuse_released(conn: Connection, pool_id: int, host_id: int, cooldown: int, owners: list[NewOwner]) -> list[Any]:
+    """Give released slots of the host (oldest first, past cooldown) to as many owners as possible."""
+    params = {"pool_id": pool_id, "host_id": host_id, "cooldown": cooldown, "n": len(owners)}
+    return list(conn.execute(_REUSE_MANY, {**params, **_owner_arrays(owners)}))
+
+
+def insert_leases(
+    conn: Connection, subnet: SubnetRow, host_id: int, slots: list[tuple[int, str]], owners: list[NewOwner]
+) -> list[Any]:
+    """Insert one lease per (offset, address) slot; slots taken meanwhile are skipped."""
+    params = {
+        "subnet_id": subnet.id,
+        "pool_id": subnet.pool_id,
+        "host_id": host_id,
+        "offsets": [s[0] for s in slots],
+        "addresses": [s[1] for s in slots],
+    }
+    return list(conn.execute(_INSERT_MANY, {**params, **_owner_arrays(owners)}))
 
 
 def claim_specific(conn: Connection, values: dict[str, Any]) -> Any | None:
@@ -102,13 +146,11 @@ def holder(conn: Connection, subnet_id: int, offset: int) -> Any | None:
 
 
 def release_owner(conn: Connection, owner_id: str, interface: str) -> list[Any]:
-    ids = conn.execute(_RELEASE_OWNER, {"owner_id": owner_id, "interface": interface}).scalars().all()
-    return by_ids(conn, list(ids))
+    return list(conn.execute(_RELEASE_OWNER, {"owner_id": owner_id, "interface": interface}))
 
 
 def release_address(conn: Connection, space: str, address: str) -> list[Any]:
-    ids = conn.execute(_RELEASE_ADDRESS, {"space": space, "address": address}).scalars().all()
-    return by_ids(conn, list(ids))
+    return list(conn.execute(_RELEASE_ADDRESS, {"space": space, "address": address}))
 
 
 def by_ids(conn: Connection, ids: list[int]) -> list[Any]:

@@ -52,9 +52,7 @@ class Pool(Base):
     cidr: Mapped[str] = mapped_column(CIDR, nullable=False)
     family: Mapped[int] = mapped_column(SmallInteger, nullable=False)
     host_prefix_length: Mapped[int] = mapped_column(SmallInteger, nullable=False)
-    reserved_cidrs: Mapped[list[str]] = mapped_column(
-        ARRAY(CIDR), nullable=False, server_default=text("'{}'::cidr[]")
-    )
+    reserved_cidrs: Mapped[list[str]] = mapped_column(ARRAY(CIDR), nullable=False, server_default=text("'{}'::cidr[]"))
     host_selector: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
     disabled: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
     cooldown_seconds: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
@@ -131,9 +129,7 @@ class Lease(Base):
     address: Mapped[str] = mapped_column(INET, nullable=False)
     owner_id: Mapped[str] = mapped_column(Text, nullable=False)
     interface: Mapped[str] = mapped_column(Text, nullable=False)
-    attributes: Mapped[dict[str, Any]] = mapped_column(
-        JSONB, nullable=False, server_default=text("'{}'::jsonb")
-    )
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
     state: Mapped[str] = mapped_column(Text, nullable=False)
     allocated_at: Mapped[datetime] = _created()
     released_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -43,7 +43,8 @@ _CANDIDATES = text(
     f"SELECT {_COLUMNS} {_FROM} WHERE p.space_id = :space_id AND NOT p.disabled "
     "AND (CAST(:family AS int) IS NULL OR p.family = :family) ORDER BY p.created_at, p.id"
 )
-_LOCK_NEXT_BLOCK = text("SELECT next_block FROM pool WHERE id = :id FOR UPDATE")
+# NO KEY UPDATE: does not conflict with the KEY SHARE locks that inserts referencing the pool take.
+_LOCK_NEXT_BLOCK = text("SELECT next_block FROM pool WHERE id = :id FOR NO KEY UPDATE")
 _SET_NEXT_BLOCK = text("UPDATE pool SET next_block = :next WHERE id = :id")
 _DELETE = text("DELETE FROM pool WHERE id = :id")
 _COUNTS = text(
@@ -70,9 +71,7 @@ def insert_pool(conn: Connection, values: dict[str, Any]) -> int:
         if constraint_name(exc) == "pool_no_overlap_in_space":
             other = conn.execute(_OVERLAPPING, values).first()
             detail = f'pool "{other[0]}" ({other[1]})' if other else "another pool"
-            raise AlreadyExists(
-                f"cidr: {values['cidr']} overlaps {detail} in the same address space"
-            ) from None
+            raise AlreadyExists(f"cidr: {values['cidr']} overlaps {detail} in the same address space") from None
         if conn.execute(_NAME_TAKEN, values).first():
             raise AlreadyExists(f'pool "{values["name"]}" already exists') from None
         raise

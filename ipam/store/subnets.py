@@ -29,9 +29,7 @@ _POP_FREE_BLOCK = text(
     ") RETURNING idx"
 )
 _FORGET_FREE_BLOCK = text("DELETE FROM free_block WHERE pool_id = :pool_id AND idx = :idx")
-_PUSH_FREE_BLOCK = text(
-    "INSERT INTO free_block (pool_id, idx) VALUES (:pool_id, :idx) ON CONFLICT DO NOTHING"
-)
+_PUSH_FREE_BLOCK = text("INSERT INTO free_block (pool_id, idx) VALUES (:pool_id, :idx) ON CONFLICT DO NOTHING")
 # ON CONFLICT without a target also covers the exclusion constraint on overlapping CIDRs.
 _INSERT = text(
     "INSERT INTO host_subnet (pool_id, space_id, host_id, idx, cidr, next_offset, offset_limit) "
@@ -46,11 +44,11 @@ _WITH_ROOM = text(
     " ORDER BY idx LIMIT 1"
 )
 _COUNT_FOR_HOST = text("SELECT count(*) FROM host_subnet WHERE host_id = :host_id AND pool_id = :pool_id")
-_BUMP = text(
-    "UPDATE host_subnet SET next_offset = next_offset + 1 WHERE id = ("
-    " SELECT id FROM host_subnet WHERE host_id = :host_id AND pool_id = :pool_id"
-    " AND next_offset < offset_limit ORDER BY idx LIMIT 1 FOR UPDATE"
-    f") RETURNING {_COLUMNS.replace('next_offset', 'next_offset - 1 AS next_offset')}"
+# Locks the subnet: concurrent allocations on one host take turns on its bump pointer (NO KEY
+# UPDATE, so that leases being inserted into the subnet, which KEY SHARE it, do not block it).
+_LOCK_WITH_ROOM = text(
+    f"SELECT {_COLUMNS} FROM host_subnet WHERE host_id = :host_id AND pool_id = :pool_id "
+    "AND next_offset < offset_limit ORDER BY idx LIMIT 1 FOR NO KEY UPDATE"
 )
 _SET_NEXT_OFFSET = text("UPDATE host_subnet SET next_offset = :next WHERE id = :id")
 _BY_CIDR = text(
@@ -104,12 +102,9 @@ def count_for_host(conn: Connection, host_id: int, pool_id: int) -> int:
     return int(conn.execute(_COUNT_FOR_HOST, {"host_id": host_id, "pool_id": pool_id}).scalar_one())
 
 
-def bump(conn: Connection, host_id: int, pool_id: int) -> SubnetRow | None:
-    """Take the next never-used offset of the host's first subnet with room, locking that subnet.
-
-    The returned row's `next_offset` is the offset taken.
-    """
-    return _row(conn.execute(_BUMP, {"host_id": host_id, "pool_id": pool_id}).first())
+def lock_subnet_with_room(conn: Connection, host_id: int, pool_id: int) -> SubnetRow | None:
+    """The host's first subnet in the pool whose bump pointer has room, locked until commit."""
+    return _row(conn.execute(_LOCK_WITH_ROOM, {"host_id": host_id, "pool_id": pool_id}).first())
 
 
 def set_next_offset(conn: Connection, subnet_id: int, next_offset: int) -> None:
