@@ -83,9 +83,10 @@ class PoolLayout:
 
     @property
     def usable_block_count(self) -> int:
-        """Blocks not wholly inside a reserved CIDR."""
+        """Blocks with at least one assignable address (reserved CIDRs may cover all of one)."""
         covered = sum(r.num_addresses // self.block_size for r in self.reserved if r.num_addresses >= self.block_size)
-        return self.block_count - covered
+        touched = {self.block_index_of(r.network_address) for r in self.reserved if r.num_addresses < self.block_size}
+        return self.block_count - covered - sum(1 for i in touched if not self.block_is_usable(i))
 
     def block(self, index: int) -> Network:
         base = int(self.network.network_address) + (index << self.block_bits)

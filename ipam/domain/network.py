@@ -17,6 +17,8 @@ def parse_cidr(field: str, value: str) -> Network:
         raise InvalidArgument(f"{field}: must not be empty")
     if "/" not in value:
         raise InvalidArgument(f"{field}: {value!r} is not a CIDR (expected address/prefix-length)")
+    if "%" in value:
+        raise InvalidArgument(f"{field}: {value!r} has a zone index (%...); give the CIDR without it")
     try:
         return ipaddress.ip_network(value, strict=True)
     except ValueError as exc:
@@ -30,6 +32,8 @@ def parse_cidr(field: str, value: str) -> Network:
 def parse_address(field: str, value: str) -> Address:
     if not value:
         raise InvalidArgument(f"{field}: must not be empty")
+    if "%" in value:
+        raise InvalidArgument(f"{field}: {value!r} has a zone index (%...); give the address without it")
     try:
         return ipaddress.ip_address(value)
     except ValueError:

@@ -23,7 +23,8 @@ class PageRequest:
     after: str | int | None  # the sort key of the last item of the previous page
 
 
-def page_request(page_size: int, page_token: str, *, kind: str) -> PageRequest:
+def page_request(page_size: int, page_token: str, *, kind: str, key_type: type = str) -> PageRequest:
+    """The page a List call asks for; `key_type` is the type of the list's sort key (name or id)."""
     if page_size < 0:
         raise InvalidArgument(f"page_size: {page_size} must not be negative")
     size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
@@ -31,7 +32,7 @@ def page_request(page_size: int, page_token: str, *, kind: str) -> PageRequest:
         return PageRequest(size, None)
     try:
         decoded = json.loads(base64.urlsafe_b64decode(page_token.encode()))
-        if decoded["k"] != kind or not isinstance(decoded["a"], str | int):
+        if decoded["k"] != kind or type(decoded["a"]) is not key_type:
             raise ValueError
         return PageRequest(size, decoded["a"])
     except (ValueError, KeyError, TypeError):

@@ -14,7 +14,7 @@ def name(field: str, value: str) -> str:
     """A resource name: 1-63 letters, digits, '.', '_' or '-', starting and ending alphanumeric."""
     if not value:
         raise InvalidArgument(f"{field}: must not be empty")
-    if not _NAME.match(value):
+    if not _NAME.fullmatch(value):
         raise InvalidArgument(
             f"{field}: {value!r} is not a valid name (1-63 letters, digits, '.', '_' or '-', "
             "starting and ending with a letter or digit)"

@@ -63,6 +63,8 @@ class Coalescer(Generic[K, I, R]):
                 del self._queues[key]
         try:
             outcomes: Sequence[R | BaseException] = self._run_batch(key, [c.item for c in batch])
+            if len(outcomes) != len(batch):
+                raise RuntimeError(f"batch of {len(batch)} calls produced {len(outcomes)} outcomes")
         except BaseException as exc:  # the whole batch failed the same way
             outcomes = [exc] * len(batch)
         with self._lock:

@@ -201,7 +201,7 @@ def list_leases(
 ) -> Page[LeaseRecord]:
     if state and state not in STATES:
         raise InvalidArgument(f"state: {state!r} is not one of {', '.join(STATES)}")
-    page = page_request(page_size, page_token, kind="Leases")
+    page = page_request(page_size, page_token, kind="Leases", key_type=int)
     filters = {
         "pool": pool or None,
         "host": host or None,

@@ -58,7 +58,7 @@ def release_subnet(engine: Engine, cidr: str, space: str, force: bool) -> None:
 
 
 def list_subnets(engine: Engine, pool: str, host: str, page_size: int, page_token: str) -> Page[SubnetRecord]:
-    page = page_request(page_size, page_token, kind="Subnets")
+    page = page_request(page_size, page_token, kind="Subnets", key_type=int)
 
     def work(conn: Connection) -> Page[SubnetRecord]:
         rows = subnet_store.list_subnets(conn, pool=pool or None, host=host or None, page=page)
