@@ -32,9 +32,10 @@ def page_request(page_size: int, page_token: str, *, kind: str, key_type: type =
         return PageRequest(size, None)
     try:
         decoded = json.loads(base64.urlsafe_b64decode(page_token.encode()))
-        if decoded["k"] != kind or type(decoded["a"]) is not key_type:
+        after = decoded["a"]
+        if decoded["k"] != kind or type(after) is not key_type or not isinstance(after, str | int):
             raise ValueError
-        return PageRequest(size, decoded["a"])
+        return PageRequest(size, after)
     except (ValueError, KeyError, TypeError):
         raise InvalidArgument(f"page_token: {page_token!r} is not a page token returned by a List{kind} call") from None
 

@@ -22,7 +22,7 @@ from ipam.domain.errors import AlreadyExists, InvalidArgument, IpamError, Resour
 from ipam.domain.layout import PoolLayout
 from ipam.domain.network import Address
 from ipam.domain.records import LeaseRecord, PoolRecord
-from ipam.service.views import lease_record
+from ipam.service.views import lease_record, pool_with_usage
 from ipam.store import hosts as host_store
 from ipam.store import leases as lease_store
 from ipam.store import pools as pool_store
@@ -51,19 +51,19 @@ def allocate_any(
 ) -> list[Outcome]:
     """Allocate one free address of the pool to each owner; outcomes in the owners' order."""
     outcomes: dict[tuple[str, str], Outcome] = {}
-    held = lease_store.active_for_owners(conn, pool.id, [(o.owner_id, o.interface) for o in owners])
+    held = lease_store.active_for_owners(conn, [(o.owner_id, o.interface) for o in owners])
     pending: dict[tuple[str, str], NewOwner] = {}
     for owner in owners:
-        row = held.get((owner.owner_id, owner.interface))
+        key = (owner.owner_id, owner.interface)
+        try:
+            row = existing_lease(held.get(key, []), pool, host, owner)
+        except AlreadyExists as taken:
+            outcomes[key] = Outcome(error=taken)
+            continue
         if row is None:
-            pending.setdefault((owner.owner_id, owner.interface), owner)
-        elif row.host != host.name:
-            taken = AlreadyExists(
-                f'owner {owner.owner_id}/{owner.interface} already holds {row.address} on host "{row.host}"'
-            )
-            outcomes[(owner.owner_id, owner.interface)] = Outcome(error=taken)
+            pending.setdefault(key, owner)
         else:
-            outcomes[(owner.owner_id, owner.interface)] = Outcome(lease_record(row), already_allocated=True)
+            outcomes[key] = Outcome(lease_record(row), already_allocated=True)
     if pending:
         leases, error = _new_leases(conn, pool, layout, host, list(pending.values()))
         for owner, lease in leases:
@@ -71,6 +71,19 @@ def allocate_any(
         for key in pending.keys() - outcomes.keys():
             outcomes[key] = Outcome(error=error)
     return [outcomes[(o.owner_id, o.interface)] for o in owners]
+
+
+def existing_lease(held: list[Any], pool: PoolRecord, host: HostRef, owner: NewOwner) -> Any | None:
+    """The owner's active lease in the pool, if any, from all its active leases (`held`).
+
+    An owner key is one endpoint on one host: holding a lease on another host is a conflict.
+    """
+    for row in held:
+        if row.host != host.name:
+            raise AlreadyExists(
+                f'owner {owner.owner_id}/{owner.interface} already holds {row.address} on host "{row.host}"'
+            )
+    return next((row for row in held if row.pool_id == pool.id), None)
 
 
 def _new_leases(
@@ -83,7 +96,7 @@ def _new_leases(
     def record(rows: list[Any], idx_of: Any) -> None:
         for row in rows:
             owner = by_key.pop((row.owner_id, row.interface))
-            done.append((owner, _lease(pool, layout, host, idx_of(row), row.offset, owner, row.allocated_at)))
+            done.append((owner, _lease(pool, layout, host, idx_of(row), row.address, owner, row.allocated_at)))
 
     reused = lease_store.reuse_released(conn, pool.id, host.id, pool.cooldown_seconds, owners)
     record(reused, lambda row: row.idx)
@@ -110,13 +123,13 @@ def _lease(
     layout: PoolLayout,
     host: HostRef,
     idx: int,
-    offset: int,
+    address: str,
     owner: NewOwner,
     allocated_at: datetime,
 ) -> LeaseRecord:
     gateway = layout.gateway(idx)
     return LeaseRecord(
-        address=str(layout.address(idx, offset)),
+        address=address,
         prefix_length=layout.host_prefix_length,
         gateway="" if gateway is None else str(gateway),
         subnet=str(layout.block(idx)),
@@ -207,8 +220,11 @@ def _bump_block(conn: Connection, pool: PoolRecord, layout: PoolLayout) -> int:
     start = pool_store.lock_next_block(conn, pool.id)
     idx = layout.next_usable_block(start)
     if idx is None:
-        _, _, used = pool_store.counts(conn, pool)
-        raise ResourceExhausted(f'pool "{pool.name}" has no free host subnet ({used}/{layout.usable_block_count} used)')
+        usage = pool_with_usage(conn, pool).usage
+        assert usage is not None
+        raise ResourceExhausted(
+            f'pool "{pool.name}" has no free host subnet ({usage.allocated_subnets}/{usage.total_subnets} used)'
+        )
     pool_store.set_next_block(conn, pool.id, idx + 1)
     return idx
 

@@ -13,7 +13,7 @@ from ipam.domain.layout import PoolLayout
 from ipam.domain.network import parse_address
 from ipam.domain.paging import page_of, page_request
 from ipam.domain.records import LeaseRecord, Page, PoolRecord
-from ipam.service.allocator import HostRef, Outcome, allocate_any, allocate_specific
+from ipam.service.allocator import HostRef, Outcome, allocate_any, allocate_specific, existing_lease
 from ipam.service.coalesce import Coalescer
 from ipam.service.pool_choice import choose_pool
 from ipam.service.views import layout_of, lease_record
@@ -24,7 +24,12 @@ from ipam.store.leases import NewOwner
 from ipam.store.spaces import DEFAULT_SPACE
 
 # A concurrent identical request won: run again and return its lease.
-_RACES = ("lease_one_per_owner", "host_subnet_block_once", "host_subnet_no_overlap_in_space")
+_RACES = (
+    "lease_one_per_owner",
+    "lease_owner_on_one_host",
+    "host_subnet_block_once",
+    "host_subnet_no_overlap_in_space",
+)
 STATES = ("active", "released")
 
 
@@ -140,15 +145,13 @@ def _allocate_specific(
     conn: Connection, pool: PoolRecord, layout: PoolLayout, host: HostRef, owner: NewOwner, address: str
 ) -> Outcome:
     wanted = parse_address("address", address)
-    held = lease_store.active_for_owners(conn, pool.id, [(owner.owner_id, owner.interface)])
-    row = held.get((owner.owner_id, owner.interface))
+    held = lease_store.active_for_owners(conn, [(owner.owner_id, owner.interface)])
+    row = existing_lease(held.get((owner.owner_id, owner.interface), []), pool, host, owner)
     if row is None:
         lease_id = allocate_specific(conn, pool, layout, host, owner, wanted)
         return Outcome(lease_record(lease_store.by_ids(conn, [lease_id])[0]))
-    key = f"{owner.owner_id}/{owner.interface}"
-    if row.host != host.name:
-        return Outcome(error=AlreadyExists(f'owner {key} already holds {row.address} on host "{row.host}"'))
     if parse_address("address", row.address) != wanted:
+        key = f"{owner.owner_id}/{owner.interface}"
         return Outcome(error=AlreadyExists(f"owner {key} already holds {row.address}, not {address}"))
     return Outcome(lease_record(row), already_allocated=True)
 

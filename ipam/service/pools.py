@@ -114,6 +114,7 @@ def update_pool(engine: Engine, name: str, changes: PoolChanges) -> PoolRecord:
             if taken:
                 raise FailedPrecondition(f"reserved_cidrs: {taken} is leased; release it before reserving its range")
             values["reserved_cidrs"] = reserved
+            pool_store.forget_released_in(conn, pool.id, reserved)
         pool_store.update_pool(conn, pool.id, values)
         return pool_with_usage(conn, pool_store.get_pool_by_id(conn, pool.id))
 

@@ -23,14 +23,15 @@ def layout_of(pool: PoolRecord) -> PoolLayout:
 
 def pool_with_usage(conn: Connection, pool: PoolRecord) -> PoolRecord:
     layout = layout_of(pool)
-    active, cooling, subnets = pool_store.counts(conn, pool)
+    counted = pool_store.counts(conn, pool)
     usage = Usage(
         total_addresses=layout.total_addresses,
         reserved_addresses=layout.reserved_addresses,
-        allocated_addresses=active,
-        cooling_addresses=cooling,
-        total_subnets=layout.usable_block_count,
-        allocated_subnets=subnets,
+        allocated_addresses=counted.active,
+        cooling_addresses=counted.cooling,
+        # Blocks reserved after a host took them still count, as held, until released.
+        total_subnets=layout.usable_block_count + counted.reserved_subnets,
+        allocated_subnets=counted.subnets,
     )
     return PoolRecord(**{**pool.__dict__, "usage": usage})
 

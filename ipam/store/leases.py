@@ -35,10 +35,7 @@ _VIEW = (
 )
 _RETURNING = "RETURNING lease.id"
 
-# ANY() on owner_id lets the planner probe lease_one_per_owner for each owner.
-_ACTIVE_FOR_OWNERS = text(
-    _VIEW + "WHERE l.pool_id = :pool_id AND l.state = 'active' AND l.owner_id = ANY(CAST(:owners AS text[]))"
-)
+_ACTIVE_FOR_OWNERS = text(_VIEW + "WHERE l.state = 'active' AND l.owner_id = ANY(CAST(:owners AS text[]))")
 # The host's oldest released slots of the pool whose cooldown is over, one per requested owner.
 _REUSE_MANY = text(
     "WITH picked AS ("
@@ -53,7 +50,8 @@ _REUSE_MANY = text(
     "interface = wanted.interface, attributes = CAST(wanted.attributes AS jsonb), allocated_at = now(), "
     "released_at = NULL FROM numbered JOIN wanted USING (rn), host_subnet hs "
     "WHERE lease.id = numbered.id AND hs.id = lease.subnet_id "
-    'RETURNING lease.id, lease."offset", hs.idx, lease.owner_id, lease.interface, lease.allocated_at'
+    "RETURNING lease.id, CAST(host(lease.address) AS text) AS address, hs.idx, lease.owner_id, lease.interface, "
+    "lease.allocated_at"
 )
 _INSERT_MANY = text(
     'INSERT INTO lease (subnet_id, pool_id, host_id, "offset", address, owner_id, interface, attributes, '
@@ -62,7 +60,7 @@ _INSERT_MANY = text(
     "CAST(:addresses AS inet[]), CAST(:owners AS text[]), CAST(:interfaces AS text[]), "
     "CAST(:attributes AS text[])) AS n(off, address, owner_id, interface, attributes) "
     'ON CONFLICT (subnet_id, "offset") DO NOTHING '
-    'RETURNING id, "offset", owner_id, interface, allocated_at'
+    "RETURNING id, CAST(host(address) AS text) AS address, owner_id, interface, allocated_at"
 )
 # A specific address may take over a released slot whatever its cooldown: it was asked for by name.
 _CLAIM_SPECIFIC = text(
@@ -101,11 +99,14 @@ _POOL_HOLDING = text(
 )
 
 
-def active_for_owners(conn: Connection, pool_id: int, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Any]:
-    """The active leases of these owner keys in the pool, by owner key."""
+def active_for_owners(conn: Connection, keys: list[tuple[str, str]]) -> dict[tuple[str, str], list[Any]]:
+    """The active leases (in any pool) of these owner keys, by owner key."""
     wanted = set(keys)
-    rows = conn.execute(_ACTIVE_FOR_OWNERS, {"pool_id": pool_id, "owners": sorted({k[0] for k in keys})})
-    return {key: row for row in rows if (key := (row.owner_id, row.interface)) in wanted}
+    found: dict[tuple[str, str], list[Any]] = {}
+    for row in conn.execute(_ACTIVE_FOR_OWNERS, {"owners": sorted({k[0] for k in keys})}):
+        if (key := (row.owner_id, row.interface)) in wanted:
+            found.setdefault(key, []).append(row)
+    return found
 
 
 def _owner_arrays(owners: list[NewOwner]) -> dict[str, list[str]]:
@@ -138,11 +139,19 @@ def insert_leases(
 
 def claim_specific(conn: Connection, values: dict[str, Any]) -> Any | None:
     """None when the slot is held by an active lease."""
-    return conn.execute(_CLAIM_SPECIFIC, values).first()
+    return conn.execute(_CLAIM_SPECIFIC, {**values, "offset": stored_offset(values["offset"])}).first()
 
 
 def holder(conn: Connection, subnet_id: int, offset: int) -> Any | None:
-    return conn.execute(_HOLDER, {"subnet_id": subnet_id, "offset": offset}).first()
+    return conn.execute(_HOLDER, {"subnet_id": subnet_id, "offset": stored_offset(offset)}).first()
+
+
+def stored_offset(offset: int) -> int:
+    """The offset as the signed 64-bit column holds it: the upper half of an IPv6 /64 wraps around.
+
+    Bump pointers never get that far; only requests for such specific addresses do.
+    """
+    return offset - 2**64 if offset >= 2**63 else offset
 
 
 def release_owner(conn: Connection, owner_id: str, interface: str) -> list[Any]:

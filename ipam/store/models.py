@@ -148,6 +148,15 @@ class Lease(Base):
             unique=True,
             postgresql_where=text("state = 'active'"),
         ),
+        # An owner key (container + interface) is one endpoint: all its active leases are on one host.
+        ExcludeConstraint(
+            (text("owner_id"), "="),
+            (text("interface"), "="),
+            (text("host_id"), "<>"),
+            name="lease_owner_on_one_host",
+            using="gist",
+            where=text("state = 'active'"),
+        ),
         Index("lease_reusable", "subnet_id", "released_at", postgresql_where=text("state = 'released'")),
         Index("lease_by_address", "address"),
         Index("lease_by_owner", "owner_id", "interface"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, text
@@ -52,7 +53,12 @@ _COUNTS = text(
     "(SELECT count(*) FROM lease WHERE pool_id = :id AND state = 'active') AS active, "
     "(SELECT count(*) FROM lease WHERE pool_id = :id AND state = 'released' "
     " AND released_at > now() - make_interval(secs => :cooldown)) AS cooling, "
-    "(SELECT count(*) FROM host_subnet WHERE pool_id = :id) AS subnets"
+    "(SELECT count(*) FROM host_subnet WHERE pool_id = :id) AS subnets, "
+    "(SELECT count(*) FROM host_subnet hs JOIN pool p ON p.id = hs.pool_id WHERE hs.pool_id = :id "
+    " AND hs.cidr <<= ANY(p.reserved_cidrs)) AS reserved_subnets"
+)
+_FORGET_RELEASED_IN = text(
+    "DELETE FROM lease WHERE pool_id = :id AND state = 'released' AND address <<= ANY(CAST(:cidrs AS cidr[]))"
 )
 _ACTIVE_IN = text(
     "SELECT CAST(address AS text) FROM lease WHERE pool_id = :id AND state = 'active' "
@@ -119,8 +125,13 @@ def first_active_address_in(conn: Connection, pool_id: int, cidrs: list[str]) ->
     return conn.execute(_ACTIVE_IN, {"id": pool_id, "cidrs": cidrs}).scalar()
 
 
+def forget_released_in(conn: Connection, pool_id: int, cidrs: list[str]) -> None:
+    """Drop released slots inside newly reserved CIDRs, so that they are never reused."""
+    conn.execute(_FORGET_RELEASED_IN, {"id": pool_id, "cidrs": cidrs})
+
+
 def delete_pool(conn: Connection, pool: PoolRecord, *, force: bool) -> None:
-    active, _, _ = counts(conn, pool)
+    active = counts(conn, pool).active
     if active and not force:
         raise FailedPrecondition(
             f'pool "{pool.name}" has {active} active lease(s); release them first or delete with force'
@@ -128,10 +139,17 @@ def delete_pool(conn: Connection, pool: PoolRecord, *, force: bool) -> None:
     conn.execute(_DELETE, {"id": pool.id})
 
 
-def counts(conn: Connection, pool: PoolRecord) -> tuple[int, int, int]:
-    """(active leases, released leases still cooling down, host subnets) of a pool."""
+@dataclass(frozen=True)
+class PoolCounts:
+    active: int  # leases
+    cooling: int  # released leases still in their cooldown
+    subnets: int  # host subnets held
+    reserved_subnets: int  # host subnets held inside a reserved CIDR (reserved after they were taken)
+
+
+def counts(conn: Connection, pool: PoolRecord) -> PoolCounts:
     row = conn.execute(_COUNTS, {"id": pool.id, "cooldown": pool.cooldown_seconds}).one()
-    return int(row.active), int(row.cooling), int(row.subnets)
+    return PoolCounts(int(row.active), int(row.cooling), int(row.subnets), int(row.reserved_subnets))
 
 
 def lock_next_block(conn: Connection, pool_id: int) -> int:
