@@ -1,0 +1,7 @@
+"""`python -m ipam` is the `ipam` command."""
+
+import sys
+
+from ipam.cli import main
+
+sys.exit(main())

@@ -1,0 +1,62 @@
+"""The `ipam` command line: `ipam serve`, `ipam migrate` (more subcommands plug in the same way).
+
+Each subcommand lives in its own module with `register(subparsers, parents)`, which adds a parser
+whose defaults carry `run(args) -> int`. Failures print one line, `ipam: error: ...`, and exit 1;
+usage errors exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from ipam.cli import migrate, serve
+from ipam.cli.errors import describe
+
+COMMANDS = (serve, migrate)
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+log = logging.getLogger("ipam.cli")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    # --log-level is accepted before and after the subcommand; SUPPRESS keeps one from erasing the other.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--log-level", choices=LOG_LEVELS, default=argparse.SUPPRESS, help="log verbosity (default: info)"
+    )
+    parser = argparse.ArgumentParser(
+        prog="ipam", parents=[common], description="Distributed IPAM and endpoint registry."
+    )
+    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    for command in COMMANDS:
+        command.register(subparsers, [common])
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(getattr(args, "log_level", "info"))
+    try:
+        return int(args.run(args))
+    except KeyboardInterrupt:
+        print("ipam: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        log.debug("details of the error", exc_info=exc)
+        print(f"ipam: error: {describe(exc)}", file=sys.stderr)
+        return 1
+
+
+def setup_logging(level: str) -> None:
+    # gRPC's C core logs bind failures and the like on its own; we report them in one line.
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR" if level == "debug" else "NONE")
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    if level != "debug":
+        # Alembic narrates its plugins and setup at INFO; keep output to the lines that matter.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
