@@ -70,7 +70,7 @@ def serve(
     engine = make_engine(database_url, pool_size=min(workers, 20))
     try:
         server, port = create_server(engine, listen, workers=workers)
-        log.info("listening on %s (port %d)", listen, port)
+        log.debug("listening on %s (port %d)", listen, port)
         if on_ready is not None:
             on_ready(port)
         stop.wait()

@@ -26,6 +26,7 @@ _STATE_TO_DOMAIN = {
 }
 _STATE_TO_PB = {"active": pb.LEASE_STATE_ACTIVE, "released": pb.LEASE_STATE_RELEASED}
 _FAMILIES = {pb.FAMILY_UNSPECIFIED: 0, pb.FAMILY_IPV4: 4, pb.FAMILY_IPV6: 6}
+_FAMILY_TO_PB = {4: pb.FAMILY_IPV4, 6: pb.FAMILY_IPV6}
 
 
 V = TypeVar("V")
@@ -81,7 +82,7 @@ def pool(record: PoolRecord) -> pb.Pool:
         name=record.name,
         space=record.space,
         cidr=record.cidr,
-        family=record.family,
+        family=_FAMILY_TO_PB[record.family],
         host_prefix_length=record.host_prefix_length,
         reserved_cidrs=record.reserved_cidrs,
         host_selector=record.host_selector,
@@ -131,5 +132,5 @@ def lease(record: LeaseRecord) -> pb.Lease:
         state=_STATE_TO_PB[record.state],
         allocate_time=timestamp(record.allocated_at),
         release_time=timestamp(record.released_at),
-        family=record.family,
+        family=_FAMILY_TO_PB[record.family],
     )

@@ -101,20 +101,21 @@ def _new_leases(
     reused = lease_store.reuse_released(conn, pool.id, host.id, pool.cooldown_seconds, owners)
     record(reused, lambda row: row.idx)
     while by_key:
-        subnet = subnet_store.lock_subnet_with_room(conn, host.id, pool.id)
-        if subnet is None:
+        bumped = subnet_store.bump(conn, host.id, pool.id, len(by_key))
+        if bumped is None:
             try:
                 acquire_subnet(conn, pool, layout, host, count_reusable=False)
             except ResourceExhausted as exhausted:
                 return done, exhausted
             continue
-        offsets, next_offset = layout.take_offsets(subnet.idx, subnet.next_offset, len(by_key))
-        subnet_store.set_next_offset(conn, subnet.id, next_offset)
+        offsets, next_offset = layout.take_offsets(bumped.idx, bumped.start, len(by_key))
+        if next_offset > bumped.stop:  # skipped reserved offsets; the row is still locked by the bump
+            subnet_store.set_next_offset(conn, bumped.subnet_id, next_offset)
         waiting = list(by_key.values())[: len(offsets)]
         if offsets:
-            slots = [(offset, str(layout.address(subnet.idx, offset))) for offset in offsets]
+            slots = [(offset, str(layout.address(bumped.idx, offset))) for offset in offsets]
             # Slots taken meanwhile by requests for those addresses are skipped: go round again.
-            record(lease_store.insert_leases(conn, subnet, host.id, slots, waiting), lambda row, idx=subnet.idx: idx)
+            record(lease_store.insert_leases(conn, bumped, host.id, slots, waiting), lambda row, idx=bumped.idx: idx)
     return done, None
 
 

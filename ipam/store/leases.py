@@ -6,12 +6,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, text
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.sql import bindparam
+from psycopg.types.json import Jsonb
+from sqlalchemy import Connection
 
 from ipam.domain.paging import PageRequest
-from ipam.store.subnets import SubnetRow
+from ipam.store.sql import Sql, run
+from ipam.store.subnets import Bump
 
 
 @dataclass(frozen=True)
@@ -35,9 +35,9 @@ _VIEW = (
 )
 _RETURNING = "RETURNING lease.id"
 
-_ACTIVE_FOR_OWNERS = text(_VIEW + "WHERE l.state = 'active' AND l.owner_id = ANY(CAST(:owners AS text[]))")
+_ACTIVE_FOR_OWNERS = Sql(_VIEW + "WHERE l.state = 'active' AND l.owner_id = ANY(CAST(:owners AS text[]))")
 # The host's oldest released slots of the pool whose cooldown is over, one per requested owner.
-_REUSE_MANY = text(
+_REUSE_MANY = Sql(
     "WITH picked AS ("
     " SELECT l.id FROM lease l WHERE l.subnet_id IN ("
     "  SELECT id FROM host_subnet WHERE host_id = :host_id AND pool_id = :pool_id)"
@@ -53,7 +53,7 @@ _REUSE_MANY = text(
     "RETURNING lease.id, CAST(host(lease.address) AS text) AS address, hs.idx, lease.owner_id, lease.interface, "
     "lease.allocated_at"
 )
-_INSERT_MANY = text(
+_INSERT_MANY = Sql(
     'INSERT INTO lease (subnet_id, pool_id, host_id, "offset", address, owner_id, interface, attributes, '
     "state) SELECT :subnet_id, :pool_id, :host_id, n.off, n.address, n.owner_id, n.interface, "
     "CAST(n.attributes AS jsonb), 'active' FROM unnest(CAST(:offsets AS bigint[]), "
@@ -63,29 +63,29 @@ _INSERT_MANY = text(
     "RETURNING id, CAST(host(address) AS text) AS address, owner_id, interface, allocated_at"
 )
 # A specific address may take over a released slot whatever its cooldown: it was asked for by name.
-_CLAIM_SPECIFIC = text(
+_CLAIM_SPECIFIC = Sql(
     'INSERT INTO lease (subnet_id, pool_id, host_id, "offset", address, owner_id, interface, attributes, '
     "state) VALUES (:subnet_id, :pool_id, :host_id, :offset, CAST(:address AS inet), :owner_id, :interface, "
     ":attributes, 'active') ON CONFLICT (subnet_id, \"offset\") DO UPDATE SET state = 'active', "
     "host_id = EXCLUDED.host_id, owner_id = EXCLUDED.owner_id, interface = EXCLUDED.interface, "
     "attributes = EXCLUDED.attributes, allocated_at = now(), released_at = NULL "
     f"WHERE lease.state = 'released' {_RETURNING}"
-).bindparams(bindparam("attributes", type_=JSONB))
-_HOLDER = text(_VIEW + 'WHERE l.subnet_id = :subnet_id AND l."offset" = :offset')
+)
+_HOLDER = Sql(_VIEW + 'WHERE l.subnet_id = :subnet_id AND l."offset" = :offset')
 _RELEASE = (
     "UPDATE lease l SET state = 'released', released_at = now() "
     "FROM host_subnet hs, pool p, address_space sp, host h "
     "WHERE hs.id = l.subnet_id AND p.id = l.pool_id AND sp.id = p.space_id AND h.id = l.host_id "
     f"AND l.state = 'active' AND {{where}} RETURNING {_VIEW_COLUMNS}"
 )
-_RELEASE_OWNER = text(_RELEASE.format(where="l.owner_id = :owner_id AND l.interface = :interface"))
-_RELEASE_ADDRESS = text(_RELEASE.format(where="l.address = CAST(:address AS inet) AND sp.name = :space"))
-_BY_IDS = text(_VIEW + "WHERE l.id = ANY(:ids) ORDER BY l.id")
-_AT_ADDRESS = text(
+_RELEASE_OWNER = Sql(_RELEASE.format(where="l.owner_id = :owner_id AND l.interface = :interface"))
+_RELEASE_ADDRESS = Sql(_RELEASE.format(where="l.address = CAST(:address AS inet) AND sp.name = :space"))
+_BY_IDS = Sql(_VIEW + "WHERE l.id = ANY(:ids) ORDER BY l.id")
+_AT_ADDRESS = Sql(
     _VIEW + "WHERE l.address = CAST(:address AS inet) AND sp.name = :space "
     "ORDER BY (l.state = 'active') DESC, l.released_at DESC NULLS FIRST LIMIT 1"
 )
-_LIST = text(
+_LIST = Sql(
     _VIEW + "WHERE (CAST(:pool AS text) IS NULL OR p.name = :pool) "
     "AND (CAST(:host AS text) IS NULL OR h.name = :host) "
     "AND (CAST(:owner_id AS text) IS NULL OR l.owner_id = :owner_id) "
@@ -93,7 +93,7 @@ _LIST = text(
     "AND (CAST(:state AS text) IS NULL OR l.state = :state) "
     "AND (CAST(:after AS bigint) IS NULL OR l.id > :after) ORDER BY l.id LIMIT :limit"
 )
-_POOL_HOLDING = text(
+_POOL_HOLDING = Sql(
     "SELECT p.name FROM pool p JOIN address_space sp ON sp.id = p.space_id "
     "WHERE sp.name = :space AND p.cidr >>= CAST(:address AS inet)"
 )
@@ -103,7 +103,7 @@ def active_for_owners(conn: Connection, keys: list[tuple[str, str]]) -> dict[tup
     """The active leases (in any pool) of these owner keys, by owner key."""
     wanted = set(keys)
     found: dict[tuple[str, str], list[Any]] = {}
-    for row in conn.execute(_ACTIVE_FOR_OWNERS, {"owners": sorted({k[0] for k in keys})}):
+    for row in run(conn, _ACTIVE_FOR_OWNERS, {"owners": sorted({k[0] for k in keys})}):
         if (key := (row.owner_id, row.interface)) in wanted:
             found.setdefault(key, []).append(row)
     return found
@@ -120,30 +120,31 @@ def _owner_arrays(owners: list[NewOwner]) -> dict[str, list[str]]:
 def reuse_released(conn: Connection, pool_id: int, host_id: int, cooldown: int, owners: list[NewOwner]) -> list[Any]:
     """Give released slots of the host (oldest first, past cooldown) to as many owners as possible."""
     params = {"pool_id": pool_id, "host_id": host_id, "cooldown": cooldown, "n": len(owners)}
-    return list(conn.execute(_REUSE_MANY, {**params, **_owner_arrays(owners)}))
+    return list(run(conn, _REUSE_MANY, {**params, **_owner_arrays(owners)}))
 
 
 def insert_leases(
-    conn: Connection, subnet: SubnetRow, host_id: int, slots: list[tuple[int, str]], owners: list[NewOwner]
+    conn: Connection, bumped: Bump, host_id: int, slots: list[tuple[int, str]], owners: list[NewOwner]
 ) -> list[Any]:
     """Insert one lease per (offset, address) slot; slots taken meanwhile are skipped."""
     params = {
-        "subnet_id": subnet.id,
-        "pool_id": subnet.pool_id,
+        "subnet_id": bumped.subnet_id,
+        "pool_id": bumped.pool_id,
         "host_id": host_id,
         "offsets": [s[0] for s in slots],
         "addresses": [s[1] for s in slots],
     }
-    return list(conn.execute(_INSERT_MANY, {**params, **_owner_arrays(owners)}))
+    return list(run(conn, _INSERT_MANY, {**params, **_owner_arrays(owners)}))
 
 
 def claim_specific(conn: Connection, values: dict[str, Any]) -> Any | None:
     """None when the slot is held by an active lease."""
-    return conn.execute(_CLAIM_SPECIFIC, {**values, "offset": stored_offset(values["offset"])}).first()
+    params = {**values, "offset": stored_offset(values["offset"]), "attributes": Jsonb(values["attributes"])}
+    return run(conn, _CLAIM_SPECIFIC, params).first()
 
 
 def holder(conn: Connection, subnet_id: int, offset: int) -> Any | None:
-    return conn.execute(_HOLDER, {"subnet_id": subnet_id, "offset": stored_offset(offset)}).first()
+    return run(conn, _HOLDER, {"subnet_id": subnet_id, "offset": stored_offset(offset)}).first()
 
 
 def stored_offset(offset: int) -> int:
@@ -155,24 +156,24 @@ def stored_offset(offset: int) -> int:
 
 
 def release_owner(conn: Connection, owner_id: str, interface: str) -> list[Any]:
-    return list(conn.execute(_RELEASE_OWNER, {"owner_id": owner_id, "interface": interface}))
+    return list(run(conn, _RELEASE_OWNER, {"owner_id": owner_id, "interface": interface}))
 
 
 def release_address(conn: Connection, space: str, address: str) -> list[Any]:
-    return list(conn.execute(_RELEASE_ADDRESS, {"space": space, "address": address}))
+    return list(run(conn, _RELEASE_ADDRESS, {"space": space, "address": address}))
 
 
 def by_ids(conn: Connection, ids: list[int]) -> list[Any]:
-    return list(conn.execute(_BY_IDS, {"ids": ids})) if ids else []
+    return list(run(conn, _BY_IDS, {"ids": ids})) if ids else []
 
 
 def at_address(conn: Connection, space: str, address: str) -> Any | None:
-    return conn.execute(_AT_ADDRESS, {"space": space, "address": address}).first()
+    return run(conn, _AT_ADDRESS, {"space": space, "address": address}).first()
 
 
 def pool_holding(conn: Connection, space: str, address: str) -> str | None:
-    return conn.execute(_POOL_HOLDING, {"space": space, "address": address}).scalar()
+    return run(conn, _POOL_HOLDING, {"space": space, "address": address}).scalar()
 
 
 def list_leases(conn: Connection, filters: dict[str, Any], page: PageRequest) -> list[Any]:
-    return list(conn.execute(_LIST, {**filters, "after": page.after, "limit": page.size + 1}))
+    return list(run(conn, _LIST, {**filters, "after": page.after, "limit": page.size + 1}))

@@ -5,14 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, text
-from sqlalchemy.dialects.postgresql import ARRAY, CIDR
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.sql import bindparam
 
 from ipam.domain.errors import AlreadyExists, FailedPrecondition, NotFound
 from ipam.domain.paging import PageRequest
 from ipam.domain.records import PoolRecord
+from ipam.store.sql import Sql, run
 from ipam.store.tx import constraint_name
 
 _COLUMNS = (
@@ -23,32 +22,32 @@ _COLUMNS = (
 )
 _FROM = "FROM pool p JOIN address_space s ON s.id = p.space_id"
 
-_INSERT = text(
+_INSERT = Sql(
     "INSERT INTO pool (space_id, name, cidr, family, host_prefix_length, reserved_cidrs, host_selector, "
     "disabled, cooldown_seconds, max_subnets_per_host, gateway_policy) VALUES (:space_id, :name, "
-    "CAST(:cidr AS cidr), :family, :host_prefix_length, :reserved_cidrs, :host_selector, :disabled, "
+    "CAST(:cidr AS cidr), :family, :host_prefix_length, CAST(:reserved_cidrs AS cidr[]), :host_selector, :disabled, "
     ":cooldown_seconds, :max_subnets_per_host, :gateway_policy) RETURNING id"
-).bindparams(bindparam("reserved_cidrs", type_=ARRAY(CIDR)))
-_NAME_TAKEN = text("SELECT 1 FROM pool WHERE name = :name")
-_OVERLAPPING = text(
+)
+_NAME_TAKEN = Sql("SELECT 1 FROM pool WHERE name = :name")
+_OVERLAPPING = Sql(
     "SELECT name, CAST(cidr AS text) FROM pool WHERE space_id = :space_id AND cidr && CAST(:cidr AS cidr) "
     "ORDER BY name LIMIT 1"
 )
-_GET = text(f"SELECT {_COLUMNS} {_FROM} WHERE p.name = :name")
-_GET_BY_ID = text(f"SELECT {_COLUMNS} {_FROM} WHERE p.id = :id")
-_LIST = text(
+_GET = Sql(f"SELECT {_COLUMNS} {_FROM} WHERE p.name = :name")
+_GET_BY_ID = Sql(f"SELECT {_COLUMNS} {_FROM} WHERE p.id = :id")
+_LIST = Sql(
     f"SELECT {_COLUMNS} {_FROM} WHERE (CAST(:space AS text) IS NULL OR s.name = :space) "
     "AND (CAST(:after AS text) IS NULL OR p.name > :after) ORDER BY p.name LIMIT :limit"
 )
-_CANDIDATES = text(
+_CANDIDATES = Sql(
     f"SELECT {_COLUMNS} {_FROM} WHERE p.space_id = :space_id AND NOT p.disabled "
     "AND (CAST(:family AS int) IS NULL OR p.family = :family) ORDER BY p.created_at, p.id"
 )
 # NO KEY UPDATE: does not conflict with the KEY SHARE locks that inserts referencing the pool take.
-_LOCK_NEXT_BLOCK = text("SELECT next_block FROM pool WHERE id = :id FOR NO KEY UPDATE")
-_SET_NEXT_BLOCK = text("UPDATE pool SET next_block = :next WHERE id = :id")
-_DELETE = text("DELETE FROM pool WHERE id = :id")
-_COUNTS = text(
+_LOCK_NEXT_BLOCK = Sql("SELECT next_block FROM pool WHERE id = :id FOR NO KEY UPDATE")
+_SET_NEXT_BLOCK = Sql("UPDATE pool SET next_block = :next WHERE id = :id")
+_DELETE = Sql("DELETE FROM pool WHERE id = :id")
+_COUNTS = Sql(
     "SELECT "
     "(SELECT count(*) FROM lease WHERE pool_id = :id AND state = 'active') AS active, "
     "(SELECT count(*) FROM lease WHERE pool_id = :id AND state = 'released' "
@@ -57,10 +56,10 @@ _COUNTS = text(
     "(SELECT count(*) FROM host_subnet hs JOIN pool p ON p.id = hs.pool_id WHERE hs.pool_id = :id "
     " AND hs.cidr <<= ANY(p.reserved_cidrs)) AS reserved_subnets"
 )
-_FORGET_RELEASED_IN = text(
+_FORGET_RELEASED_IN = Sql(
     "DELETE FROM lease WHERE pool_id = :id AND state = 'released' AND address <<= ANY(CAST(:cidrs AS cidr[]))"
 )
-_ACTIVE_IN = text(
+_ACTIVE_IN = Sql(
     "SELECT CAST(address AS text) FROM lease WHERE pool_id = :id AND state = 'active' "
     "AND address <<= ANY(CAST(:cidrs AS cidr[])) ORDER BY address LIMIT 1"
 )
@@ -72,62 +71,61 @@ def insert_pool(conn: Connection, values: dict[str, Any]) -> int:
     """Insert a pool; a duplicate name or an overlap in its space becomes AlreadyExists."""
     try:
         with conn.begin_nested():
-            return int(conn.execute(_INSERT, values).scalar_one())
+            return int(run(conn, _INSERT, values).scalar_one())
     except IntegrityError as exc:
         if constraint_name(exc) == "pool_no_overlap_in_space":
-            other = conn.execute(_OVERLAPPING, values).first()
+            other = run(conn, _OVERLAPPING, values).first()
             detail = f'pool "{other[0]}" ({other[1]})' if other else "another pool"
             raise AlreadyExists(f"cidr: {values['cidr']} overlaps {detail} in the same address space") from None
-        if conn.execute(_NAME_TAKEN, values).first():
+        if run(conn, _NAME_TAKEN, values).first():
             raise AlreadyExists(f'pool "{values["name"]}" already exists') from None
         raise
 
 
 def _record(row: Any) -> PoolRecord:
-    values = dict(row._mapping)
+    values = dict(row._asdict())
     values["reserved_cidrs"] = list(values["reserved_cidrs"])
     return PoolRecord(**values)
 
 
 def get_pool(conn: Connection, name: str) -> PoolRecord:
-    row = conn.execute(_GET, {"name": name}).first()
+    row = run(conn, _GET, {"name": name}).first()
     if row is None:
         raise NotFound(f'pool "{name}" does not exist')
     return _record(row)
 
 
 def get_pool_by_id(conn: Connection, pool_id: int) -> PoolRecord:
-    return _record(conn.execute(_GET_BY_ID, {"id": pool_id}).one())
+    return _record(run(conn, _GET_BY_ID, {"id": pool_id}).one())
 
 
 def list_pools(conn: Connection, space: str | None, page: PageRequest) -> list[PoolRecord]:
-    rows = conn.execute(_LIST, {"space": space, "after": page.after, "limit": page.size + 1})
+    rows = run(conn, _LIST, {"space": space, "after": page.after, "limit": page.size + 1})
     return [_record(row) for row in rows]
 
 
 def enabled_pools(conn: Connection, space_id: int, family: int | None) -> list[PoolRecord]:
     """Enabled pools of a space in creation order: the candidates for selector matching."""
-    return [_record(row) for row in conn.execute(_CANDIDATES, {"space_id": space_id, "family": family})]
+    return [_record(row) for row in run(conn, _CANDIDATES, {"space_id": space_id, "family": family})]
 
 
 def update_pool(conn: Connection, pool_id: int, changes: dict[str, Any]) -> None:
     if not changes:
         return
     assert set(changes) <= UPDATABLE, changes
-    assignments = ", ".join(f"{column} = :{column}" for column in sorted(changes))
-    statement = text(f"UPDATE pool SET {assignments}, updated_at = now() WHERE id = :id")
-    if "reserved_cidrs" in changes:
-        statement = statement.bindparams(bindparam("reserved_cidrs", type_=ARRAY(CIDR)))
-    conn.execute(statement, {**changes, "id": pool_id})
+    casts = {"reserved_cidrs": "CAST(:reserved_cidrs AS cidr[])"}
+    assignments = ", ".join(f"{column} = {casts.get(column, ':' + column)}" for column in sorted(changes))
+    statement = Sql(f"UPDATE pool SET {assignments}, updated_at = now() WHERE id = :id")
+    run(conn, statement, {**changes, "id": pool_id})
 
 
 def first_active_address_in(conn: Connection, pool_id: int, cidrs: list[str]) -> str | None:
-    return conn.execute(_ACTIVE_IN, {"id": pool_id, "cidrs": cidrs}).scalar()
+    return run(conn, _ACTIVE_IN, {"id": pool_id, "cidrs": cidrs}).scalar()
 
 
 def forget_released_in(conn: Connection, pool_id: int, cidrs: list[str]) -> None:
     """Drop released slots inside newly reserved CIDRs, so that they are never reused."""
-    conn.execute(_FORGET_RELEASED_IN, {"id": pool_id, "cidrs": cidrs})
+    run(conn, _FORGET_RELEASED_IN, {"id": pool_id, "cidrs": cidrs})
 
 
 def delete_pool(conn: Connection, pool: PoolRecord, *, force: bool) -> None:
@@ -136,7 +134,7 @@ def delete_pool(conn: Connection, pool: PoolRecord, *, force: bool) -> None:
         raise FailedPrecondition(
             f'pool "{pool.name}" has {active} active lease(s); release them first or delete with force'
         )
-    conn.execute(_DELETE, {"id": pool.id})
+    run(conn, _DELETE, {"id": pool.id})
 
 
 @dataclass(frozen=True)
@@ -148,13 +146,13 @@ class PoolCounts:
 
 
 def counts(conn: Connection, pool: PoolRecord) -> PoolCounts:
-    row = conn.execute(_COUNTS, {"id": pool.id, "cooldown": pool.cooldown_seconds}).one()
+    row = run(conn, _COUNTS, {"id": pool.id, "cooldown": pool.cooldown_seconds}).one()
     return PoolCounts(int(row.active), int(row.cooling), int(row.subnets), int(row.reserved_subnets))
 
 
 def lock_next_block(conn: Connection, pool_id: int) -> int:
-    return int(conn.execute(_LOCK_NEXT_BLOCK, {"id": pool_id}).scalar_one())
+    return int(run(conn, _LOCK_NEXT_BLOCK, {"id": pool_id}).scalar_one())
 
 
 def set_next_block(conn: Connection, pool_id: int, next_block: int) -> None:
-    conn.execute(_SET_NEXT_BLOCK, {"id": pool_id, "next": next_block})
+    run(conn, _SET_NEXT_BLOCK, {"id": pool_id, "next": next_block})

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
 from ipam.domain.paging import PageRequest
+from ipam.store.sql import Sql, run
 
 
 @dataclass(frozen=True)
@@ -23,41 +24,49 @@ class SubnetRow:
 
 _COLUMNS = "id, pool_id, host_id, idx, CAST(cidr AS text) AS cidr, next_offset, offset_limit"
 
-_POP_FREE_BLOCK = text(
+_POP_FREE_BLOCK = Sql(
     "DELETE FROM free_block WHERE pool_id = :pool_id AND idx = ("
     " SELECT idx FROM free_block WHERE pool_id = :pool_id ORDER BY idx LIMIT 1 FOR UPDATE SKIP LOCKED"
     ") RETURNING idx"
 )
-_FORGET_FREE_BLOCK = text("DELETE FROM free_block WHERE pool_id = :pool_id AND idx = :idx")
-_PUSH_FREE_BLOCK = text("INSERT INTO free_block (pool_id, idx) VALUES (:pool_id, :idx) ON CONFLICT DO NOTHING")
+_FORGET_FREE_BLOCK = Sql("DELETE FROM free_block WHERE pool_id = :pool_id AND idx = :idx")
+_PUSH_FREE_BLOCK = Sql("INSERT INTO free_block (pool_id, idx) VALUES (:pool_id, :idx) ON CONFLICT DO NOTHING")
 # ON CONFLICT without a target also covers the exclusion constraint on overlapping CIDRs.
-_INSERT = text(
+_INSERT = Sql(
     "INSERT INTO host_subnet (pool_id, space_id, host_id, idx, cidr, next_offset, offset_limit) "
     "VALUES (:pool_id, :space_id, :host_id, :idx, CAST(:cidr AS cidr), :next_offset, :offset_limit) "
     f"ON CONFLICT DO NOTHING RETURNING {_COLUMNS}"
 )
-_BY_BLOCK = text(f"SELECT {_COLUMNS} FROM host_subnet WHERE pool_id = :pool_id AND idx = :idx")
-_WITH_ROOM = text(
+_BY_BLOCK = Sql(f"SELECT {_COLUMNS} FROM host_subnet WHERE pool_id = :pool_id AND idx = :idx")
+_WITH_ROOM = Sql(
     f"SELECT {_COLUMNS} FROM host_subnet s WHERE host_id = :host_id AND pool_id = :pool_id AND ("
     " next_offset < offset_limit OR EXISTS (SELECT 1 FROM lease l WHERE l.subnet_id = s.id"
     " AND l.state = 'released' AND l.released_at <= now() - make_interval(secs => :cooldown)))"
     " ORDER BY idx LIMIT 1"
 )
-_COUNT_FOR_HOST = text("SELECT count(*) FROM host_subnet WHERE host_id = :host_id AND pool_id = :pool_id")
+_COUNT_FOR_HOST = Sql("SELECT count(*) FROM host_subnet WHERE host_id = :host_id AND pool_id = :pool_id")
 # Locks the subnet: concurrent allocations on one host take turns on its bump pointer (NO KEY
 # UPDATE, so that leases being inserted into the subnet, which KEY SHARE it, do not block it).
-_LOCK_WITH_ROOM = text(
+_LOCK_WITH_ROOM = Sql(
     f"SELECT {_COLUMNS} FROM host_subnet WHERE host_id = :host_id AND pool_id = :pool_id "
     "AND next_offset < offset_limit ORDER BY idx LIMIT 1 FOR NO KEY UPDATE"
 )
-_SET_NEXT_OFFSET = text("UPDATE host_subnet SET next_offset = :next WHERE id = :id")
-_BY_CIDR = text(
+# One round trip: lock the host's first subnet with room and move its pointer by up to :n; the
+# offsets [start, stop) are this transaction's to hand out.
+_BUMP = Sql(
+    "UPDATE host_subnet hs SET next_offset = LEAST(hs.next_offset + :n, hs.offset_limit) FROM ("
+    " SELECT id, next_offset FROM host_subnet WHERE host_id = :host_id AND pool_id = :pool_id"
+    " AND next_offset < offset_limit ORDER BY idx LIMIT 1 FOR NO KEY UPDATE) AS old "
+    "WHERE hs.id = old.id RETURNING hs.id, hs.pool_id, hs.idx, old.next_offset AS start, hs.next_offset AS stop"
+)
+_SET_NEXT_OFFSET = Sql("UPDATE host_subnet SET next_offset = :next WHERE id = :id")
+_BY_CIDR = Sql(
     f"SELECT {_COLUMNS.replace('id,', 'hs.id,', 1)} FROM host_subnet hs "
     "JOIN address_space s ON s.id = hs.space_id WHERE s.name = :space AND hs.cidr = CAST(:cidr AS cidr)"
 )
-_ACTIVE_COUNT = text("SELECT count(*) FROM lease WHERE subnet_id = :id AND state = 'active'")
-_DELETE = text("DELETE FROM host_subnet WHERE id = :id")
-_LIST = text(
+_ACTIVE_COUNT = Sql("SELECT count(*) FROM lease WHERE subnet_id = :id AND state = 'active'")
+_DELETE = Sql("DELETE FROM host_subnet WHERE id = :id")
+_LIST = Sql(
     "SELECT hs.id, CAST(hs.cidr AS text) AS cidr, hs.idx, p.name AS pool, sp.name AS space, h.name AS host, "
     "hs.created_at, p.id AS pool_id, "
     "(SELECT count(*) FROM lease l WHERE l.subnet_id = hs.id AND l.state = 'active') AS active, "
@@ -73,60 +82,75 @@ _LIST = text(
 
 
 def _row(row: Any) -> SubnetRow | None:
-    return None if row is None else SubnetRow(**row._mapping)
+    return None if row is None else SubnetRow(**row._asdict())
 
 
 def pop_free_block(conn: Connection, pool_id: int) -> int | None:
-    return conn.execute(_POP_FREE_BLOCK, {"pool_id": pool_id}).scalar()
+    return run(conn, _POP_FREE_BLOCK, {"pool_id": pool_id}).scalar()
 
 
 def forget_free_block(conn: Connection, pool_id: int, idx: int) -> None:
-    conn.execute(_FORGET_FREE_BLOCK, {"pool_id": pool_id, "idx": idx})
+    run(conn, _FORGET_FREE_BLOCK, {"pool_id": pool_id, "idx": idx})
 
 
 def insert_subnet(conn: Connection, values: dict[str, Any]) -> SubnetRow | None:
     """None when the block (or an overlapping CIDR) was taken concurrently."""
-    return _row(conn.execute(_INSERT, values).first())
+    return _row(run(conn, _INSERT, values).first())
 
 
 def subnet_of_block(conn: Connection, pool_id: int, idx: int) -> SubnetRow | None:
-    return _row(conn.execute(_BY_BLOCK, {"pool_id": pool_id, "idx": idx}).first())
+    return _row(run(conn, _BY_BLOCK, {"pool_id": pool_id, "idx": idx}).first())
 
 
 def subnet_with_room(conn: Connection, host_id: int, pool_id: int, cooldown: int) -> SubnetRow | None:
     params = {"host_id": host_id, "pool_id": pool_id, "cooldown": cooldown}
-    return _row(conn.execute(_WITH_ROOM, params).first())
+    return _row(run(conn, _WITH_ROOM, params).first())
 
 
 def count_for_host(conn: Connection, host_id: int, pool_id: int) -> int:
-    return int(conn.execute(_COUNT_FOR_HOST, {"host_id": host_id, "pool_id": pool_id}).scalar_one())
+    return int(run(conn, _COUNT_FOR_HOST, {"host_id": host_id, "pool_id": pool_id}).scalar_one())
 
 
 def lock_subnet_with_room(conn: Connection, host_id: int, pool_id: int) -> SubnetRow | None:
     """The host's first subnet in the pool whose bump pointer has room, locked until commit."""
-    return _row(conn.execute(_LOCK_WITH_ROOM, {"host_id": host_id, "pool_id": pool_id}).first())
+    return _row(run(conn, _LOCK_WITH_ROOM, {"host_id": host_id, "pool_id": pool_id}).first())
+
+
+@dataclass(frozen=True)
+class Bump:
+    subnet_id: int
+    pool_id: int
+    idx: int
+    start: int
+    stop: int
+
+
+def bump(conn: Connection, host_id: int, pool_id: int, count: int) -> Bump | None:
+    """Take up to `count` never-used offsets of the host's first subnet with room (locked until commit)."""
+    row = run(conn, _BUMP, {"host_id": host_id, "pool_id": pool_id, "n": count}).first()
+    return None if row is None else Bump(row.id, row.pool_id, row.idx, row.start, row.stop)
 
 
 def set_next_offset(conn: Connection, subnet_id: int, next_offset: int) -> None:
-    conn.execute(_SET_NEXT_OFFSET, {"id": subnet_id, "next": next_offset})
+    run(conn, _SET_NEXT_OFFSET, {"id": subnet_id, "next": next_offset})
 
 
 def subnet_by_cidr(conn: Connection, space: str, cidr: str) -> SubnetRow | None:
-    return _row(conn.execute(_BY_CIDR, {"space": space, "cidr": cidr}).first())
+    return _row(run(conn, _BY_CIDR, {"space": space, "cidr": cidr}).first())
 
 
 def active_count(conn: Connection, subnet_id: int) -> int:
-    return int(conn.execute(_ACTIVE_COUNT, {"id": subnet_id}).scalar_one())
+    return int(run(conn, _ACTIVE_COUNT, {"id": subnet_id}).scalar_one())
 
 
 def delete_subnet(conn: Connection, subnet: SubnetRow) -> None:
     """Delete a subnet (and its leases) and give its block back to the pool."""
-    conn.execute(_DELETE, {"id": subnet.id})
-    conn.execute(_PUSH_FREE_BLOCK, {"pool_id": subnet.pool_id, "idx": subnet.idx})
+    run(conn, _DELETE, {"id": subnet.id})
+    run(conn, _PUSH_FREE_BLOCK, {"pool_id": subnet.pool_id, "idx": subnet.idx})
 
 
 def list_subnets(
     conn: Connection, *, pool: str | None, host: str | None, page: PageRequest, subnet_id: int | None = None
 ) -> list[Any]:
     params = {"pool": pool, "host": host, "after": page.after, "limit": page.size + 1, "subnet_id": subnet_id}
-    return list(conn.execute(_LIST, params))
+    return list(run(conn, _LIST, params))
