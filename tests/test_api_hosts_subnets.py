@@ -5,73 +5,21 @@ Every test starts on an empty database holding only the "default" address space.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any
-
 import grpc
 import pytest
+from api_checks import allocate, count, fails, pages
 from sqlalchemy import Engine, text
 
 from ipam_client import (
-    AddressSpec,
     FailedPrecondition,
     InvalidArgument,
     IpamClient,
     IpamClientError,
     NotFound,
     ResourceExhausted,
-    from_rpc_error,
     pb,
 )
 from ipam_client._pb.ipam.v1 import ipam_pb2_grpc
-
-CODES: dict[type[IpamClientError], grpc.StatusCode] = {
-    InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
-    NotFound: grpc.StatusCode.NOT_FOUND,
-    FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
-    ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
-}
-
-
-@contextmanager
-def fails(error: type[IpamClientError], *fragments: str) -> Iterator[None]:
-    """The block raises `error` (with its status code) and the message contains every fragment.
-
-    Raw stub calls raise grpc.RpcError; it is converted the way the client converts it.
-    """
-    with pytest.raises((error, grpc.RpcError)) as info:
-        yield
-    raised = info.value if isinstance(info.value, IpamClientError) else from_rpc_error(info.value)
-    assert isinstance(raised, error), repr(raised)
-    assert raised.code == CODES[error]
-    for fragment in fragments:
-        assert fragment in raised.message, f"{fragment!r} not in {raised.message!r}"
-
-
-@pytest.fixture
-def client(server: str) -> Iterator[IpamClient]:
-    with IpamClient(server, retries=0) as ipam:
-        yield ipam
-
-
-@pytest.fixture
-def channel(server: str) -> Iterator[grpc.Channel]:
-    """A raw channel, for looking at single pages."""
-    with grpc.insecure_channel(server) as raw:
-        yield raw
-
-
-def pages(call: Callable[..., Any], request: Any, items: Callable[[Any], list[str]]) -> list[list[str]]:
-    """Every page of a List call, as lists of item keys, following next_page_token."""
-    found: list[list[str]] = []
-    while True:
-        reply = call(request, timeout=10)
-        found.append(items(reply))
-        if not reply.next_page_token:
-            return found
-        assert len(found) < 100, "the page tokens never end"
-        request.page_token = reply.next_page_token
 
 
 def subnets_in_db(engine: Engine) -> list[tuple[str, str]]:
@@ -81,12 +29,6 @@ def subnets_in_db(engine: Engine) -> list[tuple[str, str]]:
             text("SELECT h.name, CAST(s.cidr AS text) FROM host_subnet s JOIN host h ON h.id = s.host_id ORDER BY 2")
         )
         return [(row[0], row[1]) for row in rows]
-
-
-def allocate(client: IpamClient, host: str, owner: str, pool: str = "p") -> pb.Lease:
-    reply = client.allocate(host, owner, "eth0", [AddressSpec(pool=pool)])
-    assert len(reply.leases) == 1
-    return reply.leases[0]
 
 
 # --- hosts --------------------------------------------------------------------------------------
@@ -195,7 +137,7 @@ def test_hosts_get_different_subnets(client: IpamClient, pool: pb.Pool, engine: 
 
 def test_allocation_uses_the_acquired_subnet(client: IpamClient, pool: pb.Pool) -> None:
     client.acquire_subnet("h2", "p")
-    lease = allocate(client, "h2", "c1")
+    lease = allocate(client, "c1", host="h2")
     assert (lease.subnet, lease.address) == ("10.0.0.0/26", "10.0.0.2")
 
 
@@ -203,7 +145,7 @@ def test_full_subnet_is_not_returned_again(client: IpamClient) -> None:
     # /30 blocks with a gateway hold one assignable address each.
     client.register_host("h1")
     client.create_pool("p", "10.0.0.0/24", 30)
-    assert allocate(client, "h1", "c1").address == "10.0.0.2"
+    assert allocate(client, "c1").address == "10.0.0.2"
 
     assert client.acquire_subnet("h1", "p").cidr == "10.0.0.4/30"
     assert client.acquire_subnet("h1", "p").cidr == "10.0.0.4/30"
@@ -213,7 +155,7 @@ def test_full_subnet_is_not_returned_again(client: IpamClient) -> None:
 def test_acquire_beyond_max_subnets_per_host(client: IpamClient) -> None:
     client.register_host("h1")
     client.create_pool("p", "10.0.0.0/24", 30, max_subnets_per_host=1)
-    allocate(client, "h1", "c1")
+    allocate(client, "c1")
 
     with fails(ResourceExhausted, 'host "h1"', "1/1", 'pool "p"'):
         client.acquire_subnet("h1", "p")
@@ -329,8 +271,8 @@ def test_release_an_empty_subnet_and_reuse_its_block(client: IpamClient, pool: p
 
 
 def test_release_a_subnet_with_active_leases_needs_force(client: IpamClient, pool: pb.Pool, engine: Engine) -> None:
-    assert allocate(client, "h1", "c1").address == "10.0.0.2"
-    allocate(client, "h1", "c2")
+    assert allocate(client, "c1").address == "10.0.0.2"
+    allocate(client, "c2")
 
     with fails(FailedPrecondition, "10.0.0.0/26", "2 active lease"):
         client.release_subnet("10.0.0.0/26")
@@ -340,12 +282,11 @@ def test_release_a_subnet_with_active_leases_needs_force(client: IpamClient, poo
     client.release_subnet("10.0.0.0/26", force=True)
     assert subnets_in_db(engine) == []
     assert client.list_leases(state=pb.LEASE_STATE_ACTIVE) == []
-    with engine.connect() as conn:
-        assert conn.execute(text("SELECT count(*) FROM lease WHERE state = 'active'")).scalar_one() == 0
+    assert count(engine, "SELECT count(*) FROM lease WHERE state = 'active'") == 0
 
     # The block goes to the next host that needs one; the old owner can allocate again.
     assert client.acquire_subnet("h2", "p").cidr == "10.0.0.0/26"
-    assert allocate(client, "h1", "c1").address == "10.0.0.66"
+    assert allocate(client, "c1").address == "10.0.0.66"
 
 
 @pytest.mark.parametrize(
@@ -382,10 +323,10 @@ def test_list_subnets_with_usage(client: IpamClient) -> None:
     client.register_host("h1")
     client.register_host("h2")
     for owner in ("c1", "c2", "c3"):
-        allocate(client, "h1", owner, pool="u")
+        allocate(client, owner, spec="u")
     client.release_owner("c2", "eth0")
-    allocate(client, "h2", "c4", pool="u")
-    allocate(client, "h2", "c5", pool="other")
+    allocate(client, "c4", host="h2", spec="u")
+    allocate(client, "c5", host="h2", spec="other")
 
     subnets = client.list_subnets(pool="u")
     assert [(s.cidr, s.host, s.gateway) for s in subnets] == [

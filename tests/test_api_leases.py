@@ -7,12 +7,14 @@ fixture sets up pool "p4" (10.0.0.0/24 in /26 host subnets, 10.0.0.16/28 reserve
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import grpc
 import pytest
+from api_checks import allocate as allocate_one
+from api_checks import fails, pages
 from sqlalchemy import Engine, text
 
 from ipam_client import (
@@ -24,48 +26,20 @@ from ipam_client import (
     IpamClientError,
     NotFound,
     ResourceExhausted,
-    from_rpc_error,
     pb,
 )
 from ipam_client._pb.ipam.v1 import ipam_pb2_grpc
 
-CODES: dict[type[IpamClientError], grpc.StatusCode] = {
-    InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
-    NotFound: grpc.StatusCode.NOT_FOUND,
-    AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
-    FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
-    ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
-}
 P4 = AddressSpec(pool="p4")
 P6 = AddressSpec(pool="p6")
-
-
-@contextmanager
-def fails(error: type[IpamClientError], *fragments: str) -> Iterator[None]:
-    """The block raises `error` (with its status code) and the message contains every fragment.
-
-    Raw stub calls raise grpc.RpcError; it is converted the way the client converts it.
-    """
-    with pytest.raises((error, grpc.RpcError)) as info:
-        yield
-    raised = info.value if isinstance(info.value, IpamClientError) else from_rpc_error(info.value)
-    assert isinstance(raised, error), repr(raised)
-    assert raised.code == CODES[error]
-    for fragment in fragments:
-        assert fragment in raised.message, f"{fragment!r} not in {raised.message!r}"
+# One lease (see api_checks.allocate), from pool "p4" unless a spec says otherwise.
+allocate = partial(allocate_one, spec=P4)
 
 
 @pytest.fixture
-def client(server: str) -> Iterator[IpamClient]:
-    with IpamClient(server, retries=0) as ipam:
-        yield ipam
-
-
-@pytest.fixture
-def stub(server: str) -> Iterator[Any]:
+def stub(channel: grpc.Channel) -> Any:
     """The raw LeaseService stub, for looking at single pages and sending what the client would not."""
-    with grpc.insecure_channel(server) as channel:
-        yield ipam_pb2_grpc.LeaseServiceStub(channel)
+    return ipam_pb2_grpc.LeaseServiceStub(channel)
 
 
 @pytest.fixture
@@ -74,14 +48,6 @@ def pools(client: IpamClient) -> None:
     client.create_pool("p6", "fd00::/48", 64)
     client.register_host("h1", {"zone": "a"})
     client.register_host("h2", {"zone": "b"})
-
-
-def allocate(
-    client: IpamClient, owner: str, host: str = "h1", spec: AddressSpec = P4, interface: str = "eth0"
-) -> pb.Lease:
-    reply = client.allocate(host, owner, interface, [spec])
-    assert len(reply.leases) == 1
-    return reply.leases[0]
 
 
 def active_in_db(engine: Engine) -> list[tuple[str, str, str]]:
@@ -106,16 +72,9 @@ def assert_no_address_held_twice(engine: Engine) -> None:
     assert twice == []
 
 
-def pages(stub: Any, request: pb.ListLeasesRequest) -> list[list[str]]:
-    """Every page of ListLeases as lists of addresses, following next_page_token."""
-    found: list[list[str]] = []
-    while True:
-        reply = stub.ListLeases(request, timeout=10)
-        found.append([lease.address for lease in reply.leases])
-        if not reply.next_page_token:
-            return found
-        assert len(found) < 100, "the page tokens never end"
-        request.page_token = reply.next_page_token
+def addresses(reply: pb.ListLeasesResponse) -> list[str]:
+    """The addresses on one page of ListLeases."""
+    return [lease.address for lease in reply.leases]
 
 
 # --- allocating ---------------------------------------------------------------------------------
@@ -499,25 +458,26 @@ def test_list_leases_with_filters(client: IpamClient, filters: dict[str, Any], a
 def test_list_leases_page_by_page(client: IpamClient, stub: Any) -> None:
     everything = [lease.address for lease in client.list_leases()]
 
-    found = pages(stub, pb.ListLeasesRequest(page_size=2))
+    found = pages(stub.ListLeases, pb.ListLeasesRequest(page_size=2), addresses)
     assert [len(page) for page in found] == [2, 2, 1]
     assert [address for page in found for address in page] == everything
     assert [lease.address for lease in client.list_leases(page_size=2)] == everything
 
-    h1_active = pages(stub, pb.ListLeasesRequest(host="h1", state=pb.LEASE_STATE_ACTIVE, page_size=1))
+    h1_active = pages(
+        stub.ListLeases, pb.ListLeasesRequest(host="h1", state=pb.LEASE_STATE_ACTIVE, page_size=1), addresses
+    )
     assert h1_active == [["10.0.0.2"], ["10.1.0.2"]]
 
 
 @pytest.mark.usefixtures("pools")
-def test_list_leases_bad_requests(client: IpamClient, stub: Any, server: str) -> None:
+def test_list_leases_bad_requests(client: IpamClient, stub: Any, channel: grpc.Channel) -> None:
     for i in range(3):
         allocate(client, f"c{i}")
     with fails(InvalidArgument, "page_token: 'bm90IGEgdG9rZW4='"):
         stub.ListLeases(pb.ListLeasesRequest(page_token="bm90IGEgdG9rZW4="), timeout=10)
 
     # A token of another List call is refused too.
-    with grpc.insecure_channel(server) as channel:
-        hosts = ipam_pb2_grpc.HostServiceStub(channel).ListHosts(pb.ListHostsRequest(page_size=1), timeout=10)
+    hosts = ipam_pb2_grpc.HostServiceStub(channel).ListHosts(pb.ListHostsRequest(page_size=1), timeout=10)
     assert hosts.next_page_token
     with fails(InvalidArgument, "page_token"):
         stub.ListLeases(pb.ListLeasesRequest(page_token=hosts.next_page_token), timeout=10)

@@ -5,79 +5,15 @@ Every test starts on an empty database holding only the "default" address space.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import grpc
 import pytest
-from sqlalchemy import Engine, text
+from api_checks import allocate, count, fails, pages
+from sqlalchemy import Engine
 
-from ipam_client import (
-    AddressSpec,
-    AlreadyExists,
-    FailedPrecondition,
-    InvalidArgument,
-    IpamClient,
-    IpamClientError,
-    NotFound,
-    from_rpc_error,
-    pb,
-)
+from ipam_client import AddressSpec, AlreadyExists, FailedPrecondition, InvalidArgument, IpamClient, NotFound, pb
 from ipam_client._pb.ipam.v1 import ipam_pb2_grpc
-
-CODES: dict[type[IpamClientError], grpc.StatusCode] = {
-    InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
-    NotFound: grpc.StatusCode.NOT_FOUND,
-    AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
-    FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
-}
-
-
-@contextmanager
-def fails(error: type[IpamClientError], *fragments: str) -> Iterator[None]:
-    """The block raises `error` (with its status code) and the message contains every fragment.
-
-    Raw stub calls raise grpc.RpcError; it is converted the way the client converts it.
-    """
-    with pytest.raises((error, grpc.RpcError)) as info:
-        yield
-    raised = info.value if isinstance(info.value, IpamClientError) else from_rpc_error(info.value)
-    assert isinstance(raised, error), repr(raised)
-    assert raised.code == CODES[error]
-    for fragment in fragments:
-        assert fragment in raised.message, f"{fragment!r} not in {raised.message!r}"
-
-
-@pytest.fixture
-def client(server: str) -> Iterator[IpamClient]:
-    with IpamClient(server, retries=0) as ipam:
-        yield ipam
-
-
-@pytest.fixture
-def channel(server: str) -> Iterator[grpc.Channel]:
-    """A raw channel, for looking at single pages and sending what the client would not."""
-    with grpc.insecure_channel(server) as raw:
-        yield raw
-
-
-def pages(call: Callable[..., Any], request: Any, items: Callable[[Any], list[str]]) -> list[list[str]]:
-    """Every page of a List call, as lists of item keys, following next_page_token."""
-    found: list[list[str]] = []
-    while True:
-        reply = call(request, timeout=10)
-        found.append(items(reply))
-        if not reply.next_page_token:
-            return found
-        assert len(found) < 100, "the page tokens never end"
-        request.page_token = reply.next_page_token
-
-
-def count(engine: Engine, sql: str, **params: Any) -> int:
-    with engine.connect() as conn:
-        return int(conn.execute(text(sql), params).scalar_one())
-
 
 # --- address spaces -----------------------------------------------------------------------------
 
@@ -449,12 +385,6 @@ def pool(client: IpamClient) -> pb.Pool:
     """Pool "p": 10.0.0.0/24 cut into /26 host subnets, with host "h1" registered."""
     client.register_host("h1")
     return client.create_pool("p", "10.0.0.0/24", 26)
-
-
-def allocate(client: IpamClient, owner: str, host: str = "h1", pool: str = "p") -> pb.Lease:
-    reply = client.allocate(host, owner, "eth0", [AddressSpec(pool=pool)])
-    assert len(reply.leases) == 1
-    return reply.leases[0]
 
 
 def test_disable_and_enable_a_pool(client: IpamClient, pool: pb.Pool) -> None:
