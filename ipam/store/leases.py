@@ -38,11 +38,13 @@ _RETURNING = "RETURNING lease.id"
 _ACTIVE_FOR_OWNERS = Sql(_VIEW + "WHERE l.state = 'active' AND l.owner_id = ANY(CAST(:owners AS text[]))")
 # The host's oldest released slots of the pool whose cooldown is over, one per requested owner.
 _REUSE_MANY = Sql(
+    # Per subnet an ordered scan of lease_reusable that stops after :n rows, however many are released.
     "WITH picked AS ("
-    " SELECT l.id FROM lease l WHERE l.subnet_id IN ("
-    "  SELECT id FROM host_subnet WHERE host_id = :host_id AND pool_id = :pool_id)"
-    " AND l.state = 'released' AND l.released_at <= now() - make_interval(secs => :cooldown)"
-    " ORDER BY l.released_at LIMIT :n FOR UPDATE SKIP LOCKED),"
+    " SELECT c.id FROM host_subnet hs CROSS JOIN LATERAL ("
+    "  SELECT l.id, l.released_at FROM lease l WHERE l.subnet_id = hs.id AND l.state = 'released'"
+    "  AND l.released_at <= now() - make_interval(secs => :cooldown)"
+    "  ORDER BY l.released_at LIMIT :n FOR UPDATE OF l SKIP LOCKED) c"
+    " WHERE hs.host_id = :host_id AND hs.pool_id = :pool_id ORDER BY c.released_at LIMIT :n),"
     " numbered AS (SELECT id, row_number() OVER (ORDER BY id) AS rn FROM picked),"
     " wanted AS (SELECT * FROM unnest(CAST(:owners AS text[]), CAST(:interfaces AS text[]),"
     "  CAST(:attributes AS text[])) WITH ORDINALITY AS w(owner_id, interface, attributes, rn)) "
