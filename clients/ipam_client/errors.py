@@ -80,12 +80,26 @@ def status_of(err: grpc.RpcError) -> tuple[grpc.StatusCode, str]:
     return status, details or status.name
 
 
+# Trailing metadata the server puts on the errors it raises itself (as opposed to transport errors).
+SERVER_ERROR_KEY = "ipam-error-origin"
+
+
+def from_server(err: grpc.RpcError) -> bool:
+    """True when the server answered with this error; False for errors of the connection itself."""
+    trailers_fn = getattr(err, "trailing_metadata", None)
+    trailers = trailers_fn() if callable(trailers_fn) else None
+    return any(key == SERVER_ERROR_KEY for key, _ in trailers or ())
+
+
 def from_rpc_error(err: grpc.RpcError, server: str = "") -> IpamClientError:
     """Convert a gRPC error into the matching :class:`IpamClientError` subclass.
 
-    ``server`` (the address the client dialled) is named in the message of UNAVAILABLE errors.
+    ``server`` (the address the client dialled) is named in the message of UNAVAILABLE errors:
+    "cannot reach IPAM server at ..." when the connection failed, "IPAM server at ..." when the
+    server answered (e.g. its database is down).
     """
     code, details = status_of(err)
     if code is grpc.StatusCode.UNAVAILABLE and server:
-        details = f"cannot reach IPAM server at {server}: {details}"
+        where = "IPAM server at" if from_server(err) else "cannot reach IPAM server at"
+        details = f"{where} {server}: {details}"
     return _BY_CODE.get(code, IpamClientError)(code, details)

@@ -9,6 +9,7 @@ from typing import Any
 import grpc
 
 from ipam.domain import errors
+from ipam_client.errors import SERVER_ERROR_KEY
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ class ErrorInterceptor(grpc.ServerInterceptor):
             try:
                 return inner(request, context)
             except errors.IpamError as exc:
+                context.set_trailing_metadata(((SERVER_ERROR_KEY, "server"),))
                 context.abort(status_of(exc), str(exc))
             except Exception:
                 log.exception("unexpected error in %s", method)
