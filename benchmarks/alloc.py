@@ -5,8 +5,10 @@
 Starts `ipam serve` (on the embedded PostgreSQL when no URL is given), then runs C concurrent
 gRPC clients spread over H hosts for T seconds: each allocates an address and releases a
 fraction of what it holds. In the same run, C threads do single-row INSERT transactions on the
-same database (a pgbench-style loop). Prints allocations/s, p50/p99 latency, the raw rate and
-the ratio. Figures are noisy on shared machines: compare the ratio, not the absolute numbers.
+same database (a pgbench-style loop), and C clients calling the server's gRPC health check, a
+call that does no work: the most any server in this gRPC stack could answer on this machine.
+Prints allocations/s, p50/p99 latency, the raw rate, the no-op rate and the ratios. Figures are
+noisy on shared machines: compare the ratios, not the absolute numbers.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import grpc
 import psycopg
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from ipam_client import AddressSpec, IpamClient
 
@@ -76,6 +80,22 @@ def raw_insert_rate(url: str, clients: int, seconds: float) -> tuple[float, list
     return calls / seconds, latencies
 
 
+def noop_rpc_rate(address: str, clients: int, seconds: float) -> tuple[float, list[float]]:
+    """Health checks: the gRPC round trip of this machine's client and server with no work in it."""
+    channels = [grpc.insecure_channel(address) for _ in range(clients)]
+    stubs = [health_pb2_grpc.HealthStub(channel) for channel in channels]
+
+    def check(client: int, i: int) -> None:
+        stubs[client].Check(health_pb2.HealthCheckRequest(), timeout=30)
+
+    try:
+        calls, latencies = run_clients(clients, seconds, check)
+    finally:
+        for channel in channels:
+            channel.close()
+    return calls / seconds, latencies
+
+
 def allocation_rate(
     address: str, clients: int, hosts: int, seconds: float, release_fraction: float
 ) -> tuple[float, list[float]]:
@@ -116,11 +136,16 @@ def main() -> int:
 
     with database(args.database_url) as url, ipam_server(url, free_port()) as address:
         raw, raw_lat = raw_insert_rate(url, args.clients, args.seconds)
+        noop, noop_lat = noop_rpc_rate(address, args.clients, args.seconds)
         rate, lat = allocation_rate(address, args.clients, args.hosts, args.seconds, args.release_fraction)
+    # Each iteration is one Allocate plus, for a fraction of them, one Release.
+    ceiling = noop / (1 + args.release_fraction)
     print(f"clients={args.clients} hosts={args.hosts} seconds={args.seconds} release_fraction={args.release_fraction}")
     print(rate_line("raw INSERT transactions:", raw, raw_lat))
+    print(rate_line("no-op gRPC calls:", noop, noop_lat))
     print(rate_line("allocations (gRPC):", rate, lat))
     print(f"ratio allocations/raw:   {rate / raw:9.2f}")
+    print(f"ceiling no-op/(1+release fraction)/raw: {ceiling / raw:5.2f}   allocations/ceiling: {rate / ceiling:5.2f}")
     return 0
 
 
