@@ -358,3 +358,17 @@ def test_list_subnets_page_by_page(client: IpamClient, pool: pb.Pool, channel: g
 
     with fails(InvalidArgument, "page_token: '!!'"):
         stub.ListSubnets(pb.ListSubnetsRequest(page_token="!!"), timeout=10)
+
+
+def test_list_subnets_finds_the_subnet_holding_an_address(client: IpamClient) -> None:
+    client.create_pool("p", "10.0.0.0/24", 26)
+    client.register_host("h1")
+    client.register_host("h2")
+    client.acquire_subnet("h1", "p")
+    client.acquire_subnet("h2", "p")
+    [found] = client.list_subnets(address="10.0.0.77")
+    assert (found.cidr, found.host) == ("10.0.0.64/26", "h2")
+    assert client.list_subnets(address="10.0.0.200") == []
+    assert client.list_subnets(address="10.0.0.77", space="other") == []
+    with fails(InvalidArgument, "address", "10.0.0.300"):
+        client.list_subnets(address="10.0.0.300")

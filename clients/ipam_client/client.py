@@ -69,9 +69,7 @@ class IpamClient:
         self.timeout = timeout
         self.retries = retries
         self._metadata = auth_metadata(resolve_token(token))
-        self._channel = open_channel(
-            self.server, tls=tls, ca_file=ca_file, cert_file=cert_file, key_file=key_file
-        )
+        self._channel = open_channel(self.server, tls=tls, ca_file=ca_file, cert_file=cert_file, key_file=key_file)
         self._spaces = ipam_pb2_grpc.AddressSpaceServiceStub(self._channel)
         self._pools = ipam_pb2_grpc.PoolServiceStub(self._channel)
         self._hosts = ipam_pb2_grpc.HostServiceStub(self._channel)
@@ -101,15 +99,11 @@ class IpamClient:
             return rpc(request, timeout=self.timeout, metadata=self._metadata)
 
         try:
-            return call_with_retries(
-                attempt, retries=self.retries, retry_on=RETRY_READS if read else RETRY_ALWAYS
-            )
+            return call_with_retries(attempt, retries=self.retries, retry_on=RETRY_READS if read else RETRY_ALWAYS)
         except grpc.RpcError as err:
             raise from_rpc_error(err, self.server) from err
 
-    def _pages(
-        self, rpc: Callable[..., P], request: _PagedRequest, items: Callable[[P], Iterable[T]]
-    ) -> Iterator[T]:
+    def _pages(self, rpc: Callable[..., P], request: _PagedRequest, items: Callable[[P], Iterable[T]]) -> Iterator[T]:
         """The items of every page of a List call, fetching each page when it is reached."""
         while True:
             page = self._call(rpc, request, read=True)
@@ -213,9 +207,7 @@ class IpamClient:
 
     # -- host subnets -----------------------------------------------------------------------
 
-    def acquire_subnet(
-        self, host: str, pool: str = "", *, space: str = "", family: int = 0
-    ) -> ipam_pb2.HostSubnet:
+    def acquire_subnet(self, host: str, pool: str = "", *, space: str = "", family: int = 0) -> ipam_pb2.HostSubnet:
         """The host's subnet in ``pool`` while it has room, else a new one (idempotent).
 
         With ``pool`` "", the first enabled pool of ``space`` matching the host's labels,
@@ -231,9 +223,10 @@ class IpamClient:
         self._call(self._subnets.ReleaseSubnet, request)
 
     def list_subnets(
-        self, pool: str = "", host: str = "", *, page_size: int = 0
+        self, pool: str = "", host: str = "", *, address: str = "", space: str = "", page_size: int = 0
     ) -> list[ipam_pb2.HostSubnet]:
-        request = ipam_pb2.ListSubnetsRequest(pool=pool, host=host, page_size=page_size)
+        """Host subnets, optionally of one pool or host, or the one holding `address` (in `space`)."""
+        request = ipam_pb2.ListSubnetsRequest(pool=pool, host=host, address=address, space=space, page_size=page_size)
         return list(self._pages(self._subnets.ListSubnets, request, lambda r: r.subnets))
 
     # -- leases -----------------------------------------------------------------------------

@@ -12,10 +12,12 @@ import grpc
 class IpamClientError(Exception):
     """A failed IPAM call. ``str(err)`` is the message, ``.code`` the gRPC status code."""
 
-    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+    def __init__(self, code: grpc.StatusCode, message: str, *, reached_server: bool = True) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        # False when the call never got an answer from the server (connection refused, TLS failure...).
+        self.reached_server = reached_server
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(code={self.code.name}, message={self.message!r})"
@@ -99,7 +101,8 @@ def from_rpc_error(err: grpc.RpcError, server: str = "") -> IpamClientError:
     server answered (e.g. its database is down).
     """
     code, details = status_of(err)
+    answered = from_server(err) or code is not grpc.StatusCode.UNAVAILABLE
     if code is grpc.StatusCode.UNAVAILABLE and server:
-        where = "IPAM server at" if from_server(err) else "cannot reach IPAM server at"
+        where = "IPAM server at" if answered else "cannot reach IPAM server at"
         details = f"{where} {server}: {details}"
-    return _BY_CODE.get(code, IpamClientError)(code, details)
+    return _BY_CODE.get(code, IpamClientError)(code, details, reached_server=answered)

@@ -104,7 +104,15 @@ class SubnetServicer(rpc.SubnetServiceServicer):
         return pb.ReleaseSubnetResponse()
 
     def ListSubnets(self, request: pb.ListSubnetsRequest, context: Ctx) -> pb.ListSubnetsResponse:
-        page = subnets.list_subnets(self.engine, request.pool, request.host, request.page_size, request.page_token)
+        page = subnets.list_subnets(
+            self.engine,
+            pool=request.pool,
+            host=request.host,
+            address=request.address,
+            space=request.space,
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
         return pb.ListSubnetsResponse(subnets=[convert.subnet(s) for s in page.items], next_page_token=page.next_token)
 
 

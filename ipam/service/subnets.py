@@ -9,7 +9,7 @@ from sqlalchemy import Connection, Engine
 from ipam.domain import validate
 from ipam.domain.errors import FailedPrecondition, NotFound
 from ipam.domain.layout import subnet_gateway
-from ipam.domain.network import parse_cidr
+from ipam.domain.network import parse_address, parse_cidr
 from ipam.domain.paging import PageRequest, page_of, page_request
 from ipam.domain.records import Page, SubnetRecord
 from ipam.service.allocator import HostRef
@@ -21,6 +21,7 @@ from ipam.store import pools as pool_store
 from ipam.store import subnets as subnet_store
 from ipam.store import tx
 from ipam.store.spaces import DEFAULT_SPACE
+from ipam.store.subnets import SubnetFilter
 
 _RACES = ("host_subnet_block_once", "host_subnet_no_overlap_in_space")
 
@@ -57,11 +58,19 @@ def release_subnet(engine: Engine, cidr: str, space: str, force: bool) -> None:
     tx.run(engine, work)
 
 
-def list_subnets(engine: Engine, pool: str, host: str, page_size: int, page_token: str) -> Page[SubnetRecord]:
+def list_subnets(
+    engine: Engine, *, pool: str, host: str, address: str, space: str, page_size: int, page_token: str
+) -> Page[SubnetRecord]:
     page = page_request(page_size, page_token, kind="Subnets", key_type=int)
+    where = SubnetFilter(
+        pool=pool or None,
+        host=host or None,
+        space=space or (DEFAULT_SPACE if address else None),
+        address=str(parse_address("address", address)) if address else None,
+    )
 
     def work(conn: Connection) -> Page[SubnetRecord]:
-        rows = subnet_store.list_subnets(conn, pool=pool or None, host=host or None, page=page)
+        rows = subnet_store.list_subnets(conn, where, page)
         found = page_of(rows, page, "Subnets", lambda r: int(r.id))
         return Page([_record(conn, r) for r in found.items], found.next_token)
 
@@ -69,7 +78,7 @@ def list_subnets(engine: Engine, pool: str, host: str, page_size: int, page_toke
 
 
 def _one(conn: Connection, subnet_id: int) -> SubnetRecord:
-    rows = subnet_store.list_subnets(conn, pool=None, host=None, page=PageRequest(1, None), subnet_id=subnet_id)
+    rows = subnet_store.list_subnets(conn, SubnetFilter(subnet_id=subnet_id), PageRequest(1, None))
     return _record(conn, rows[0])
 
 

@@ -77,6 +77,8 @@ _LIST = Sql(
     "WHERE (CAST(:pool AS text) IS NULL OR p.name = :pool) "
     "AND (CAST(:host AS text) IS NULL OR h.name = :host) "
     "AND (CAST(:subnet_id AS bigint) IS NULL OR hs.id = :subnet_id) "
+    "AND (CAST(:space AS text) IS NULL OR sp.name = :space) "
+    "AND (CAST(:address AS inet) IS NULL OR hs.cidr >>= CAST(:address AS inet)) "
     "AND (CAST(:after AS bigint) IS NULL OR hs.id > :after) ORDER BY hs.id LIMIT :limit"
 )
 
@@ -149,8 +151,14 @@ def delete_subnet(conn: Connection, subnet: SubnetRow) -> None:
     run(conn, _PUSH_FREE_BLOCK, {"pool_id": subnet.pool_id, "idx": subnet.idx})
 
 
-def list_subnets(
-    conn: Connection, *, pool: str | None, host: str | None, page: PageRequest, subnet_id: int | None = None
-) -> list[Any]:
-    params = {"pool": pool, "host": host, "after": page.after, "limit": page.size + 1, "subnet_id": subnet_id}
-    return list(run(conn, _LIST, params))
+@dataclass(frozen=True)
+class SubnetFilter:
+    pool: str | None = None
+    host: str | None = None
+    space: str | None = None
+    address: str | None = None  # the subnet holding this address
+    subnet_id: int | None = None
+
+
+def list_subnets(conn: Connection, where: SubnetFilter, page: PageRequest) -> list[Any]:
+    return list(run(conn, _LIST, {**where.__dict__, "after": page.after, "limit": page.size + 1}))

@@ -312,16 +312,20 @@ class ReleaseSubnetResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class ListSubnetsRequest(_message.Message):
-    __slots__ = ("pool", "host", "page_size", "page_token")
+    __slots__ = ("pool", "host", "page_size", "page_token", "address", "space")
     POOL_FIELD_NUMBER: _ClassVar[int]
     HOST_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    SPACE_FIELD_NUMBER: _ClassVar[int]
     pool: str
     host: str
     page_size: int
     page_token: str
-    def __init__(self, pool: _Optional[str] = ..., host: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    address: str
+    space: str
+    def __init__(self, pool: _Optional[str] = ..., host: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., address: _Optional[str] = ..., space: _Optional[str] = ...) -> None: ...
 
 class ListSubnetsResponse(_message.Message):
     __slots__ = ("subnets", "next_page_token")
