@@ -13,10 +13,10 @@ import os
 import sys
 from collections.abc import Sequence
 
-from ipam.cli import migrate, serve
-from ipam.cli.errors import describe
+from ipam.cli import migrate, serve, spaces
+from ipam.cli.errors import describe, exit_code
 
-COMMANDS = (serve, migrate)
+COMMANDS = (serve, migrate, spaces)
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 log = logging.getLogger("ipam.cli")
@@ -48,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         log.debug("details of the error", exc_info=exc)
         print(f"ipam: error: {describe(exc)}", file=sys.stderr)
-        return 1
+        return exit_code(exc)
 
 
 def setup_logging(level: str) -> None:

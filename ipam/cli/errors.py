@@ -9,6 +9,21 @@ class CliError(Exception):
     """A failure the command explains itself; the message is printed as is."""
 
 
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_UNREACHABLE = 3
+
+
+def exit_code(exc: BaseException) -> int:
+    """3 when the IPAM server could not be reached at all, else 1."""
+    if "ipam_client" in sys.modules:
+        from ipam_client import IpamClientError
+
+        if isinstance(exc, IpamClientError) and not exc.reached_server:
+            return EXIT_UNREACHABLE
+    return EXIT_FAILURE
+
+
 def describe(exc: BaseException) -> str:
     """One line saying what went wrong, for any exception a command may raise."""
     from ipam.domain.errors import IpamError
@@ -16,6 +31,11 @@ def describe(exc: BaseException) -> str:
 
     if isinstance(exc, CliError | IpamError | EmbeddedDatabaseError):
         return _one_line(str(exc))
+    if "ipam_client" in sys.modules:
+        from ipam_client import IpamClientError
+
+        if isinstance(exc, IpamClientError):
+            return _one_line(exc.message)
     if "sqlalchemy" in sys.modules:
         from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 

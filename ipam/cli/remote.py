@@ -1,0 +1,47 @@
+"""Options and connection for the admin commands, which talk to the server over gRPC only."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ipam_client import IpamClient
+
+SERVER_ENV = "IPAM_SERVER"
+TOKEN_ENV = "IPAM_TOKEN"
+DEFAULT_SERVER = "127.0.0.1:50051"
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("server connection")
+    group.add_argument(
+        "--server",
+        metavar="HOST:PORT",
+        default=os.environ.get(SERVER_ENV) or DEFAULT_SERVER,
+        help=f"IPAM server address (default: ${SERVER_ENV} or {DEFAULT_SERVER})",
+    )
+    group.add_argument(
+        "--token", default=os.environ.get(TOKEN_ENV) or None, help=f"bearer token (default: ${TOKEN_ENV})"
+    )
+    group.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS", help="per call (default: 10)")
+    group.add_argument("--tls", action="store_true", help="connect with TLS")
+    group.add_argument("--ca-file", metavar="PEM", help="CA certificate to verify the server (implies --tls)")
+    group.add_argument("--cert-file", metavar="PEM", help="client certificate for mutual TLS (implies --tls)")
+    group.add_argument("--key-file", metavar="PEM", help="client key for mutual TLS")
+
+
+def connect(args: argparse.Namespace) -> IpamClient:
+    from ipam_client import IpamClient
+
+    return IpamClient(
+        args.server,
+        args.token,
+        timeout=args.timeout,
+        retries=2,
+        tls=args.tls,
+        ca_file=args.ca_file,
+        cert_file=args.cert_file,
+        key_file=args.key_file,
+    )
