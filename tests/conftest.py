@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
 import grpc
@@ -192,3 +192,28 @@ def channel(server: str) -> Iterator[grpc.Channel]:
     """A raw channel to the in-process server, for looking at single pages and sending what the client would not."""
     with grpc.insecure_channel(server) as raw:
         yield raw
+
+
+# --- the ipam command line ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def ipam_cli(server: str) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run `ipam ARGS...` as a subprocess against the in-process server (IPAM_SERVER is set)."""
+
+    def run(
+        *args: str, env: dict[str, str] | None = None, input: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        environment = {**os.environ, "IPAM_SERVER": server, **(env or {})}
+        environment.pop("IPAM_TOKEN", None)
+        return subprocess.run(
+            [sys.executable, "-m", "ipam", *args],
+            env=environment,
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    return run

@@ -13,10 +13,10 @@ import os
 import sys
 from collections.abc import Sequence
 
-from ipam.cli import migrate, serve, spaces
+from ipam.cli import check, hosts, leases, migrate, pools, serve, show_ip, spaces, subnets, usage
 from ipam.cli.errors import describe, exit_code
 
-COMMANDS = (serve, migrate, spaces)
+COMMANDS = (serve, migrate, spaces, pools, hosts, subnets, leases, usage, show_ip, check)
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 log = logging.getLogger("ipam.cli")
