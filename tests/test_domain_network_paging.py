@@ -11,7 +11,7 @@ import pytest
 
 from ipam.domain import validate
 from ipam.domain.errors import InvalidArgument
-from ipam.domain.network import family_of, parse_address, parse_cidr
+from ipam.domain.network import parse_address, parse_cidr
 from ipam.domain.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageRequest, next_token, page_of, page_request
 
 # ---- parse_cidr -------------------------------------------------------------------------------
@@ -34,7 +34,7 @@ CIDRS = [
 def test_parse_cidr(text: str, canonical: str, family: int) -> None:
     network = parse_cidr("cidr", text)
     assert str(network) == canonical
-    assert family_of(network) == family
+    assert network.version == family
 
 
 BAD_CIDRS = [
@@ -89,7 +89,7 @@ ADDRESSES = [
 def test_parse_address(text: str, canonical: str, family: int) -> None:
     address = parse_address("address", text)
     assert str(address) == canonical
-    assert family_of(address) == family
+    assert address.version == family
 
 
 BAD_ADDRESSES = [

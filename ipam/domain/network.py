@@ -38,7 +38,3 @@ def parse_address(field: str, value: str) -> Address:
         return ipaddress.ip_address(value)
     except ValueError:
         raise InvalidArgument(f"{field}: {value!r} is not a valid IP address") from None
-
-
-def family_of(network: Network | Address) -> int:
-    return network.version

@@ -33,7 +33,6 @@ _VIEW = (
     "FROM lease l JOIN host_subnet hs ON hs.id = l.subnet_id JOIN pool p ON p.id = l.pool_id "
     "JOIN address_space sp ON sp.id = p.space_id JOIN host h ON h.id = l.host_id "
 )
-_RETURNING = "RETURNING lease.id"
 
 _ACTIVE_FOR_OWNERS = Sql(_VIEW + "WHERE l.state = 'active' AND l.owner_id = ANY(CAST(:owners AS text[]))")
 # The host's oldest released slots of the pool whose cooldown is over, one per requested owner.
@@ -71,7 +70,7 @@ _CLAIM_SPECIFIC = Sql(
     ":attributes, 'active') ON CONFLICT (subnet_id, \"offset\") DO UPDATE SET state = 'active', "
     "host_id = EXCLUDED.host_id, owner_id = EXCLUDED.owner_id, interface = EXCLUDED.interface, "
     "attributes = EXCLUDED.attributes, allocated_at = now(), released_at = NULL "
-    f"WHERE lease.state = 'released' {_RETURNING}"
+    "WHERE lease.state = 'released' RETURNING lease.id"
 )
 _HOLDER = Sql(_VIEW + 'WHERE l.subnet_id = :subnet_id AND l."offset" = :offset')
 _RELEASE = (

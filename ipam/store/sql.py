@@ -59,9 +59,6 @@ class Result:
     def scalar_one(self) -> Any:
         return self.one()[0]
 
-    def scalars(self) -> list[Any]:
-        return [row[0] for row in self._rows]
-
 
 def run(conn: Connection, statement: Sql, params: Mapping[str, Any] | None = None) -> Result:
     raw = conn.connection.dbapi_connection
