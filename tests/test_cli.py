@@ -52,9 +52,7 @@ def test_unreachable_database_names_host_and_port_not_password(capsys: pytest.Ca
     assert SECRET not in line
 
 
-def test_database_url_from_the_environment(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_database_url_from_the_environment(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IPAM_DATABASE_URL", f"postgresql://ipam:{SECRET}@127.0.0.1:1/ipam")
     assert main(["migrate"]) == 1
     line = _one_error_line(capsys.readouterr().err)

@@ -1,3 +1,4 @@
+# PYTHON_ARGCOMPLETE_OK
 """The `ipam` command line: `ipam serve`, `ipam migrate` (more subcommands plug in the same way).
 
 Each subcommand lives in its own module with `register(subparsers, parents)`, which adds a parser
@@ -12,6 +13,8 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+
+import argcomplete
 
 from ipam.cli import check, hosts, leases, migrate, pools, serve, show_ip, spaces, subnets, usage
 from ipam.cli.errors import describe, exit_code
@@ -38,7 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    argcomplete.autocomplete(parser)
+    args = parser.parse_args(argv)
     setup_logging(getattr(args, "log_level", "info"))
     try:
         return int(args.run(args))

@@ -1,10 +1,149 @@
-"""Placeholder: filled in by the admin CLI work (issue 3)."""
+"""`ipam host create|list|show|update`: hosts and their labels (which pools' selectors match)."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
+
+from ipam.cli import output, remote
+from ipam.cli.commands import add_noun, add_verb
+from ipam.cli.errors import CliError
+from ipam.cli.output import column
+
+COLUMNS = [
+    column("name", "name"),
+    column("labels", "labels"),
+    column("created", "create_time"),
+    column("last seen", "last_seen_time"),
+]
+
+
+def label(value: str) -> tuple[str, str]:
+    """`KEY=VALUE` (the value may be empty, the key may not)."""
+    key, sep, text = value.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {value!r}")
+    return key, text
+
+
+def label_key(value: str) -> str:
+    if not value or "=" in value:
+        raise argparse.ArgumentTypeError(f"expected a label KEY (without =VALUE), got {value!r}")
+    return value
 
 
 def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
-    """Adds nothing yet."""
+    verbs = add_noun(
+        subparsers,
+        "host",
+        parents,
+        help="hosts and their labels",
+        description="Hosts: nodes that acquire host subnets; pools choose hosts by label selectors.",
+    )
+    create = add_verb(
+        verbs,
+        "create",
+        parents,
+        help="register a new host",
+        examples=["ipam host create node-1", "ipam host create node-2 --label zone=a --label env=prod"],
+    )
+    create.add_argument("name")
+    _label_option(create)
+    output.add_options(create)
+    create.set_defaults(run=run_create)
+
+    listing = add_verb(verbs, "list", parents, help="list hosts", examples=["ipam host list", "ipam host list -o yaml"])
+    output.add_options(listing, listing=True)
+    listing.set_defaults(run=run_list)
+
+    show = add_verb(verbs, "show", parents, help="show a host", examples=["ipam host show node-1 -o json"])
+    show.add_argument("name")
+    output.add_options(show)
+    show.set_defaults(run=run_show)
+
+    update = add_verb(
+        verbs,
+        "update",
+        parents,
+        help="change a host's labels",
+        examples=[
+            "ipam host update node-1 --label zone=b   # adds or changes zone, keeps the other labels",
+            "ipam host update node-1 --remove-label env",
+            "ipam host update node-1 --replace --label zone=a   # zone=a becomes the only label",
+        ],
+    )
+    update.add_argument("name")
+    _label_option(update)
+    update.add_argument(
+        "--remove-label",
+        action="extend",
+        nargs="+",
+        type=label_key,
+        default=[],
+        metavar="KEY",
+        help="remove this label (repeatable)",
+    )
+    update.add_argument("--replace", action="store_true", help="replace every label with the --label ones")
+    output.add_options(update)
+    update.set_defaults(run=run_update, parser=update)
+
+
+def _label_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--label",
+        dest="labels",
+        action="extend",
+        nargs="+",
+        type=label,
+        default=[],
+        metavar="KEY=VALUE",
+        help="a label (repeatable)",
+    )
+
+
+def run_create(args: argparse.Namespace) -> int:
+    from ipam_client import NotFound
+
+    with remote.connect(args) as ipam:
+        try:
+            ipam.get_host(args.name)
+        except NotFound:
+            pass
+        else:
+            raise CliError(f'host "{args.name}" already exists (change its labels with `ipam host update`)')
+        host = ipam.register_host(args.name, dict(args.labels))
+    output.emit(args, [output.record(host)], COLUMNS, single=True)
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    with remote.connect(args) as ipam:
+        hosts = ipam.list_hosts()[: args.limit]
+    output.emit(args, [output.record(h) for h in hosts], COLUMNS)
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    with remote.connect(args) as ipam:
+        host = ipam.get_host(args.name)
+    output.emit(args, [output.record(host)], COLUMNS, single=True)
+    return 0
+
+
+def run_update(args: argparse.Namespace) -> int:
+    if not args.labels and not args.remove_label and not args.replace:
+        args.parser.error("nothing to update: give --label, --remove-label or --replace")
+    if args.replace and args.remove_label:
+        args.parser.error("--remove-label makes no sense with --replace (only the --label ones are kept)")
+    with remote.connect(args) as ipam:
+        # Registering replaces the labels and creates unknown hosts: look the host up first.
+        current = ipam.get_host(args.name)
+        labels = {} if args.replace else dict(current.labels)
+        for key in args.remove_label:
+            if labels.pop(key, None) is None:
+                print(f'ipam: warning: host "{args.name}" has no label "{key}"', file=sys.stderr)
+        labels.update(args.labels)
+        host = ipam.register_host(args.name, labels)
+    output.emit(args, [output.record(host)], COLUMNS, single=True)
+    return 0

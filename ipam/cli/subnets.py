@@ -1,10 +1,143 @@
-"""Placeholder: filled in by the admin CLI work (issue 3)."""
+"""`ipam subnet create|list|show|release`: host subnets, the slices of a pool each host allocates from."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
+from ipam.cli import output, remote
+from ipam.cli.commands import add_noun, add_verb
+from ipam.cli.errors import CliError
+from ipam.cli.output import Column, column
+from ipam.cli.pools import used_percent
+
+DEFAULT_SPACE = "default"
+
+COLUMNS = [
+    column("cidr", "cidr"),
+    column("pool", "pool"),
+    column("space", "space"),
+    column("host", "host"),
+    column("gateway", "gateway"),
+    column("allocated", "usage.allocated_addresses"),
+    column("cooling", "usage.cooling_addresses"),
+    column("free", "usage.free_addresses"),
+    Column("used", lambda item: used_percent(item.get("usage") or {})),
+    column("created", "create_time"),
+]
+
 
 def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
-    """Adds nothing yet."""
+    verbs = add_noun(
+        subparsers,
+        "subnet",
+        parents,
+        help="host subnets (a pool's slices, one per host and pool)",
+        description="Host subnets: each host acquires a subnet of a pool and allocates its addresses from it.",
+    )
+    create = add_verb(
+        verbs,
+        "create",
+        parents,
+        help="acquire a host subnet for a host (returns the host's subnet when it still has room)",
+        examples=[
+            "ipam subnet create --host node-1 --pool prod-v4",
+            "ipam subnet create --host node-1 --space tenant-a --family 6   # first matching enabled IPv6 pool",
+        ],
+    )
+    create.add_argument("--host", required=True)
+    where = create.add_mutually_exclusive_group()
+    where.add_argument("--pool", default="", help="the pool to carve the subnet from")
+    where.add_argument(
+        "--space",
+        default="",
+        help="without --pool: the first enabled pool of this space matching the host's labels (default: default)",
+    )
+    create.add_argument("--family", type=int, choices=(4, 6), default=0, help="without --pool: only IPv4 or IPv6 pools")
+    output.add_options(create)
+    create.set_defaults(run=run_create, parser=create)
+
+    listing = add_verb(
+        verbs,
+        "list",
+        parents,
+        help="list host subnets with their usage",
+        examples=["ipam subnet list", "ipam subnet list --pool prod-v4", "ipam subnet list --host node-1 -o json"],
+    )
+    listing.add_argument("--pool", default="", help="only the subnets of this pool")
+    listing.add_argument("--host", default="", help="only the subnets of this host")
+    output.add_options(listing, listing=True)
+    listing.set_defaults(run=run_list)
+
+    show = add_verb(
+        verbs,
+        "show",
+        parents,
+        help="show a host subnet and its usage",
+        examples=["ipam subnet show 10.1.4.0/24", "ipam subnet show fd00:1:0:7::/64 --space tenant-a -o yaml"],
+    )
+    show.add_argument("cidr")
+    show.add_argument("--space", default="", help="address space (default: default)")
+    output.add_options(show)
+    show.set_defaults(run=run_show)
+
+    release = add_verb(
+        verbs,
+        "release",
+        parents,
+        help="release a host subnet back to its pool",
+        examples=[
+            "ipam subnet release 10.1.4.0/24",
+            "ipam subnet release 10.1.4.0/24 --force   # also releases its active leases",
+        ],
+    )
+    release.add_argument("cidr")
+    release.add_argument("--space", default="", help="address space (default: default)")
+    release.add_argument("--force", action="store_true", help="release even when the subnet holds active leases")
+    release.set_defaults(run=run_release)
+
+
+def run_create(args: argparse.Namespace) -> int:
+    if args.pool and args.family:
+        args.parser.error("argument --family: not allowed with argument --pool (the pool has one family)")
+    with remote.connect(args) as ipam:
+        subnet = ipam.acquire_subnet(args.host, args.pool, space=args.space, family=args.family)
+    output.emit(args, [output.record(subnet)], COLUMNS, single=True)
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    with remote.connect(args) as ipam:
+        subnets = ipam.list_subnets(args.pool, args.host)[: args.limit]
+        if not subnets:
+            # The server filters without checking the names: say so when a filter names nothing.
+            if args.pool:
+                ipam.get_pool(args.pool)
+            if args.host:
+                ipam.get_host(args.host)
+    output.emit(args, [output.record(s) for s in subnets], COLUMNS)
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    from ipam.domain.network import parse_cidr
+
+    network = parse_cidr("cidr", args.cidr)
+    space = args.space or DEFAULT_SPACE
+    with remote.connect(args) as ipam:
+        # The server finds subnets by an address they hold; the one holding the network address
+        # is the subnet asked for only when its CIDR is the same.
+        holding = ipam.list_subnets(address=str(network.network_address), space=args.space)
+    for subnet in holding:
+        if subnet.cidr == str(network):
+            output.emit(args, [output.record(subnet)], COLUMNS, single=True)
+            return 0
+    hint = "".join(f' ({s.cidr} of pool "{s.pool}", host "{s.host}", holds that address)' for s in holding)
+    raise CliError(f'no host subnet {network} in address space "{space}"{hint}')
+
+
+def run_release(args: argparse.Namespace) -> int:
+    with remote.connect(args) as ipam:
+        ipam.release_subnet(args.cidr, space=args.space, force=args.force)
+    print(f'host subnet {args.cidr} released from address space "{args.space or DEFAULT_SPACE}"')
+    return 0
