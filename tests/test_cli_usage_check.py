@@ -53,8 +53,8 @@ def test_usage_table_is_sorted_fullest_first_with_bars(server: str, ipam_cli: Cl
     ]
     wide = lines[5].split()
     # 1 of 244 assignable: never shown as an empty bar; the cooling address is '~'.
-    assert wide == ["wide", "10.1.0.0/24", "256", "12", "1", "1", "243", "0.4%", "[#~------------------]"]
-    assert lines[6].split()[1:] == ["h2", "64", "3", "1", "1", "60", "1.6%", "[#~------------------]"]
+    assert wide == ["wide", "10.1.0.0/24", "256", "12", "1", "1", "242", "0.4%", "[#~------------------]"]
+    assert lines[6].split()[1:] == ["h2", "64", "3", "1", "1", "59", "1.6%", "[#~------------------]"]
     assert lines[7].split() == ["idle", "10.2.0.0/24", "256", "3", "0", "0", "253", "0.0%", "[--------------------]"]
     # 2^64 - 2 is humanized in the table.
     assert lines[8].split() == ["v6", "fd00::/64", "18.4E", "2", "0", "0", "18.4E", "0.0%", "[--------------------]"]

@@ -245,9 +245,7 @@ def test_token_is_sent_as_bearer_metadata(serve: Callable[..., FakeServer]) -> N
     assert "authorization" not in fake.calls[1].metadata
 
 
-def test_server_and_token_from_environment(
-    serve: Callable[..., FakeServer], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_server_and_token_from_environment(serve: Callable[..., FakeServer], monkeypatch: pytest.MonkeyPatch) -> None:
     from_env, from_arg = serve(), serve()
     monkeypatch.setenv("IPAM_SERVER", from_env.address)
     monkeypatch.setenv("IPAM_TOKEN", "env-token")
@@ -501,9 +499,7 @@ LISTS: list[tuple[str, Callable[[IpamClient], list[Any]], str, str, Callable[[in
 ]
 
 
-@pytest.mark.parametrize(
-    ("invoke", "method", "field_name", "item"), [x[1:] for x in LISTS], ids=[x[0] for x in LISTS]
-)
+@pytest.mark.parametrize(("invoke", "method", "field_name", "item"), [x[1:] for x in LISTS], ids=[x[0] for x in LISTS])
 def test_lists_follow_every_page(
     serve: Callable[..., FakeServer],
     invoke: Callable[[IpamClient], list[Any]],
@@ -523,9 +519,7 @@ def test_lists_follow_every_page(
 def test_list_leases_sends_filters_on_every_page(serve: Callable[..., FakeServer]) -> None:
     fake = serve(_paged("leases", lambda i: pb.Lease(address=f"10.0.0.{i}")))
     with IpamClient(fake.address) as client:
-        client.list_leases(
-            pool="v4", host="node-1", owner_id="c1", interface="eth0", state=pb.LEASE_STATE_ACTIVE
-        )
+        client.list_leases(pool="v4", host="node-1", owner_id="c1", interface="eth0", state=pb.LEASE_STATE_ACTIVE)
     for call in fake.calls:
         filters = (call.request.pool, call.request.host, call.request.owner_id, call.request.interface)
         assert filters == ("v4", "node-1", "c1", "eth0")
@@ -577,9 +571,7 @@ def _self_signed(tmp: Path) -> tuple[Path, Path]:
     return cert, key
 
 
-@pytest.mark.skipif(
-    subprocess.run(["which", "openssl"], capture_output=True).returncode != 0, reason="no openssl"
-)
+@pytest.mark.skipif(subprocess.run(["which", "openssl"], capture_output=True).returncode != 0, reason="no openssl")
 def test_mutual_tls(serve: Callable[..., FakeServer], tmp_path: Path) -> None:
     cert, key = _self_signed(tmp_path)
     credentials = grpc.ssl_server_credentials(

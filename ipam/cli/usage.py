@@ -26,7 +26,7 @@ exit status:
   3  server unreachable
 
 USED is allocated / (total - reserved): the share of the assignable addresses that are leased.
-FREE counts addresses in cooldown too (they become assignable when their cooldown ends).
+FREE excludes addresses in cooldown (they become assignable when their cooldown ends).
 Bar: '#' allocated, '~' in cooldown, '-' free. Big counts are abbreviated in the table
 (M=10^6, G=10^9, T=10^12, P=10^15, E=10^18, then scientific notation); -o json and -o yaml
 give exact integers and a "warn" boolean per pool."""

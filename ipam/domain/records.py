@@ -20,7 +20,8 @@ class Usage:
 
     @property
     def free_addresses(self) -> int:
-        return self.total_addresses - self.reserved_addresses - self.allocated_addresses
+        """Assignable now: not reserved, not allocated, not cooling down after a release."""
+        return self.total_addresses - self.reserved_addresses - self.allocated_addresses - self.cooling_addresses
 
     @property
     def free_subnets(self) -> int:
