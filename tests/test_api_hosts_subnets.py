@@ -369,6 +369,16 @@ def test_list_subnets_finds_the_subnet_holding_an_address(client: IpamClient) ->
     [found] = client.list_subnets(address="10.0.0.77")
     assert (found.cidr, found.host) == ("10.0.0.64/26", "h2")
     assert client.list_subnets(address="10.0.0.200") == []
+    client.create_address_space("other")
     assert client.list_subnets(address="10.0.0.77", space="other") == []
     with fails(InvalidArgument, "address", "10.0.0.300"):
         client.list_subnets(address="10.0.0.300")
+
+
+def test_list_subnets_filters_must_name_existing_things(client: IpamClient) -> None:
+    with fails(NotFound, 'pool "nope"'):
+        client.list_subnets(pool="nope")
+    with fails(NotFound, 'host "ghost"'):
+        client.list_subnets(host="ghost")
+    with fails(NotFound, 'address space "mars"'):
+        client.list_subnets(address="10.0.0.1", space="mars")

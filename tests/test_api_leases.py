@@ -616,3 +616,10 @@ def test_disabled_pool_and_unmatched_selector(client: IpamClient, engine: Engine
         allocate(client, "c1", host="h1", spec=AddressSpec(family=4))
     assert active_in_db(engine) == []
     assert allocate(client, "c1", host="h2").address == "10.0.0.2"
+
+
+def test_list_leases_filters_must_name_existing_things(client: IpamClient) -> None:
+    with fails(NotFound, 'pool "nope"'):
+        client.list_leases(pool="nope")
+    with fails(NotFound, 'host "ghost"'):
+        client.list_leases(host="ghost")

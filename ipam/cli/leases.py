@@ -260,8 +260,6 @@ def run_list(args: argparse.Namespace) -> int:
             page_size=min(args.limit, MAX_PAGE_SIZE) if args.limit else 0,
         )
         leases = list(itertools.islice(found, args.limit))
-        if not leases:
-            _check_filters_exist(ipam, args.pool, args.host)
     output.emit(args, [output.record(lease) for lease in leases], LIST_COLUMNS)
     return 0
 
@@ -270,14 +268,6 @@ def _state(name: str) -> int:
     from ipam_client import pb
 
     return {"active": pb.LEASE_STATE_ACTIVE, "released": pb.LEASE_STATE_RELEASED}.get(name, pb.LEASE_STATE_UNSPECIFIED)
-
-
-def _check_filters_exist(ipam: IpamClient, pool: str, host: str) -> None:
-    """Filters match nothing: say so when the pool or host does not exist (a typo) rather than list nothing."""
-    if pool:
-        ipam.get_pool(pool)
-    if host:
-        ipam.get_host(host)
 
 
 def run_show(args: argparse.Namespace) -> int:
@@ -349,8 +339,6 @@ def _release_all(args: argparse.Namespace) -> int:
 
     with remote.connect(args) as ipam:
         matched = _matching_leases(ipam, args)
-        if not matched:
-            _check_filters_exist(ipam, args.pool, args.host)
         if args.dry_run:
             _report_bulk(args, matched, matched, already=0, failures=[], changed=[])
             return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Connection, Engine
 
@@ -15,7 +16,7 @@ from ipam.domain.paging import page_of, page_request
 from ipam.domain.records import LeaseRecord, Page, PoolRecord
 from ipam.service.allocator import HostRef, Outcome, allocate_any, allocate_specific, existing_lease
 from ipam.service.coalesce import Coalescer
-from ipam.service.pool_choice import choose_pool
+from ipam.service.pool_choice import choose_pool, require_known
 from ipam.service.views import layout_of, lease_record
 from ipam.store import hosts as host_store
 from ipam.store import leases as lease_store
@@ -212,6 +213,10 @@ def list_leases(
         "interface": interface or None,
         "state": state or None,
     }
-    rows = tx.run(engine, lambda conn: lease_store.list_leases(conn, filters, page))
-    found = page_of(rows, page, "Leases", lambda r: int(r.id))
+
+    def work(conn: Connection) -> list[Any]:
+        require_known(conn, pool=pool, host=host)
+        return lease_store.list_leases(conn, filters, page)
+
+    found = page_of(tx.run(engine, work), page, "Leases", lambda r: int(r.id))
     return Page([lease_record(r) for r in found.items], found.next_token)

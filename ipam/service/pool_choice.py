@@ -7,6 +7,7 @@ from sqlalchemy import Connection
 from ipam.domain.errors import FailedPrecondition, InvalidArgument
 from ipam.domain.records import PoolRecord
 from ipam.domain.selector import parse_selector
+from ipam.store import hosts as host_store
 from ipam.store import pools as pool_store
 from ipam.store import spaces as space_store
 
@@ -37,6 +38,16 @@ def choose_pool(
         f'no enabled {which} in address space "{space or space_store.DEFAULT_SPACE}" serves host "{host}" '
         f"(labels {_show(labels)})"
     )
+
+
+def require_known(conn: Connection, *, pool: str = "", host: str = "", space: str = "") -> None:
+    """A list filter that names a pool, host or space that does not exist is NOT_FOUND, not empty."""
+    if pool:
+        pool_store.get_pool(conn, pool)
+    if host:
+        host_store.get_host(conn, host)
+    if space:
+        space_store.space_id(conn, space)
 
 
 def _show(labels: dict[str, str]) -> str:

@@ -14,7 +14,7 @@ from ipam.domain.paging import PageRequest, page_of, page_request
 from ipam.domain.records import Page, SubnetRecord
 from ipam.service.allocator import HostRef
 from ipam.service.allocator import acquire_subnet as acquire_in
-from ipam.service.pool_choice import choose_pool
+from ipam.service.pool_choice import choose_pool, require_known
 from ipam.service.views import layout_of, subnet_usage
 from ipam.store import hosts as host_store
 from ipam.store import pools as pool_store
@@ -70,6 +70,7 @@ def list_subnets(
     )
 
     def work(conn: Connection) -> Page[SubnetRecord]:
+        require_known(conn, pool=pool, host=host, space=space)
         rows = subnet_store.list_subnets(conn, where, page)
         found = page_of(rows, page, "Subnets", lambda r: int(r.id))
         return Page([_record(conn, r) for r in found.items], found.next_token)
