@@ -17,6 +17,10 @@ def register(
         parents=parents,
         help="apply the database migrations",
         description="Apply the Alembic migrations shipped with ipam (safe to run while servers run).",
+        epilog="examples:\n"
+        "  ipam migrate --database-url postgresql+psycopg://ipam@db.example/ipam\n"
+        "  ipam migrate --data-dir ~/.local/share/ipam/pgdata   # the embedded database",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     database.add_options(parser)
     parser.set_defaults(run=run)

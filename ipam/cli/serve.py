@@ -25,6 +25,11 @@ def register(
         description="Run the IPAM gRPC server. Without a database URL an embedded PostgreSQL is "
         "started. Migrations are applied at start. Ctrl-C or SIGTERM stops it: calls in flight "
         "finish first; a second Ctrl-C stops at once.",
+        epilog="examples:\n"
+        "  ipam serve                                   # embedded PostgreSQL, 127.0.0.1:50051\n"
+        "  ipam serve --data-dir /var/lib/ipam/pgdata --listen 0.0.0.0:50051\n"
+        "  IPAM_DATABASE_URL=postgresql+psycopg://ipam@db/ipam ipam serve --listen 0.0.0.0:50051",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--listen",
