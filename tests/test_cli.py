@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_checks import error_line
 from processes import ServerProcessFactory
 
 from ipam.cli import main
@@ -20,14 +21,6 @@ def _restore_env(monkeypatch: pytest.MonkeyPatch) -> None:
     # main() sets GRPC_VERBOSITY for itself; keep that out of the other tests.
     monkeypatch.delenv("GRPC_VERBOSITY", raising=False)
     monkeypatch.delenv("IPAM_DATABASE_URL", raising=False)
-
-
-def _one_error_line(err: str) -> str:
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    assert lines[0].startswith("ipam: error: "), err
-    assert "Traceback" not in err
-    return lines[0]
 
 
 def test_no_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
@@ -47,7 +40,7 @@ def test_bad_listen_address_is_a_usage_error(capsys: pytest.CaptureFixture[str])
 def test_unreachable_database_names_host_and_port_not_password(capsys: pytest.CaptureFixture[str]) -> None:
     url = f"postgresql+psycopg://ipam:{SECRET}@127.0.0.1:1/ipam"
     assert main(["migrate", "--database-url", url]) == 1
-    line = _one_error_line(capsys.readouterr().err)
+    line = error_line(capsys.readouterr().err)
     assert "127.0.0.1:1" in line
     assert SECRET not in line
 
@@ -55,20 +48,20 @@ def test_unreachable_database_names_host_and_port_not_password(capsys: pytest.Ca
 def test_database_url_from_the_environment(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IPAM_DATABASE_URL", f"postgresql://ipam:{SECRET}@127.0.0.1:1/ipam")
     assert main(["migrate"]) == 1
-    line = _one_error_line(capsys.readouterr().err)
+    line = error_line(capsys.readouterr().err)
     assert "127.0.0.1:1" in line and SECRET not in line
 
 
 def test_other_databases_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["migrate", "--database-url", f"mysql://root:{SECRET}@db/ipam"]) == 1
-    line = _one_error_line(capsys.readouterr().err)
+    line = error_line(capsys.readouterr().err)
     assert "postgresql+psycopg://" in line and SECRET not in line
 
 
 def test_unusable_data_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "file").touch()
     assert main(["migrate", "--data-dir", str(tmp_path / "file" / "pgdata")]) == 1
-    assert "is not a directory" in _one_error_line(capsys.readouterr().err)
+    assert "is not a directory" in error_line(capsys.readouterr().err)
 
 
 def test_migrate_is_repeatable(database_url: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -100,6 +93,6 @@ def test_serve_on_a_busy_port_is_one_line(database_url: str) -> None:
             timeout=60,
         )
     assert done.returncode == 1
-    line = _one_error_line(done.stderr)
+    line = error_line(done.stderr)
     assert f"cannot listen on {address}" in line
     assert "in use" in line

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from subprocess import CompletedProcess
 
 import yaml
-from test_cli_pool import ok, one_error_line, rows, usage_error
+from cli_checks import Cli, fields, ok, one_error_line, rows, usage_error
+from test_cli_pool import SECONDS
 
 from ipam_client import AddressSpec, IpamClient, pb
 
-Cli = Callable[..., CompletedProcess[str]]
-
 
 def test_host_create_list_show_update(ipam_cli: Cli) -> None:
-    created = rows(ok(ipam_cli("host", "create", "h1", "--label", "zone=a", "--label", "env=prod", "rack=")))
-    assert created[0] == ["NAME", "LABELS", "CREATED", "LAST", "SEEN"]
-    assert created[1][:2] == ["h1", "env=prod,rack=,zone=a"]
+    created = fields(ok(ipam_cli("host", "create", "h1", "--label", "zone=a", "--label", "env=prod", "rack=")))
+    assert list(created) == ["name", "labels", "created", "last seen"]
+    assert (created["name"], created["labels"]) == ("h1", "env=prod,rack=,zone=a")
+    assert SECONDS.fullmatch(created["created"]) and SECONDS.fullmatch(created["last seen"])
     ok(ipam_cli("host", "create", "h2"))
     duplicate = one_error_line(ipam_cli("host", "create", "h1", "--label", "zone=b"), 1)
     assert duplicate == 'ipam: error: host "h1" already exists (change its labels with `ipam host update`)'
@@ -35,8 +33,11 @@ def test_host_create_list_show_update(ipam_cli: Cli) -> None:
     assert [(h["name"], h["labels"]) for h in listed] == [("h1", {"zone": "c"}), ("h2", {})]
     assert set(listed[0]) == {"name", "labels", "create_time", "last_seen_time"}
     assert [h["name"] for h in json.loads(ok(ipam_cli("host", "list", "--limit", "1", "-o", "json")))] == ["h1"]
-    shown = rows(ok(ipam_cli("host", "show", "h2")))
-    assert shown[1][:2] == ["h2", "-"]
+    shown = fields(ok(ipam_cli("host", "show", "h2")))
+    assert (shown["name"], shown["labels"]) == ("h2", "-")
+    listed_table = rows(ok(ipam_cli("host", "list")))
+    assert listed_table[0] == ["NAME", "LABELS", "CREATED", "LAST", "SEEN"]
+    assert SECONDS.fullmatch(listed_table[1][2]) and SECONDS.fullmatch(listed_table[1][3])
 
     assert one_error_line(ipam_cli("host", "show", "ghost"), 1) == 'ipam: error: host "ghost" is not registered'
     # Updating must not register a host by mistake.
@@ -57,9 +58,20 @@ def test_subnet_create_list_show_release(ipam_cli: Cli, client: IpamClient) -> N
     client.register_host("h1")
     client.register_host("h2")
 
-    created = rows(ok(ipam_cli("subnet", "create", "--host", "h1", "--pool", "p")))
-    assert created[0] == ["CIDR", "POOL", "SPACE", "HOST", "GATEWAY", "ALLOCATED", "COOLING", "FREE", "USED", "CREATED"]
-    assert created[1][:9] == ["10.0.0.0/26", "p", "default", "h1", "10.0.0.1", "0", "0", "61", "0.0%"]
+    created = fields(ok(ipam_cli("subnet", "create", "--host", "h1", "--pool", "p")))
+    assert created == {
+        "cidr": "10.0.0.0/26",
+        "pool": "p",
+        "space": "default",
+        "host": "h1",
+        "gateway": "10.0.0.1",
+        "allocated": "0",
+        "cooling": "0",
+        "free": "61",
+        "used": "0.0%",
+        "created": created["created"],
+    }
+    assert SECONDS.fullmatch(created["created"])
     six = json.loads(
         ok(ipam_cli("subnet", "create", "--host", "h1", "--space", "default", "--family", "6", "-o", "json"))
     )

@@ -3,29 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from subprocess import CompletedProcess
 
 import pytest
 import yaml
+from cli_checks import Cli, one_error_line, usage_error
 
 from ipam.cli import main
 from ipam_client import AddressSpec, IpamClient, pb
-
-Cli = Callable[..., CompletedProcess[str]]
-
-
-def _one_error_line(result: CompletedProcess[str], code: int) -> str:
-    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("ipam: error: "), result.stderr
-    return lines[0]
-
-
-def _usage_error(result: CompletedProcess[str]) -> str:
-    assert result.returncode == 2, (result.stdout, result.stderr)
-    assert "usage: ipam lease" in result.stderr and "Traceback" not in result.stderr
-    return result.stderr
 
 
 def test_lease_create_list_show_release(ipam_cli: Cli, server: str) -> None:
@@ -117,8 +101,8 @@ def test_bulk_release_needs_filters_and_confirmation_and_is_quiet_when_piped(ipa
         ipam.allocate("node-2", "job-5", "eth0", [AddressSpec(pool="bulk")])
         ipam.allocate("node-2", "job-6", "eth0", [AddressSpec(pool="other")])
 
-        assert "at least one filter" in _usage_error(ipam_cli("lease", "release", "--all", "--yes"))
-        assert "add --yes" in _usage_error(ipam_cli("lease", "release", "--all", "--host", "node-1"))
+        assert "at least one filter" in usage_error(ipam_cli("lease", "release", "--all", "--yes"))
+        assert "add --yes" in usage_error(ipam_cli("lease", "release", "--all", "--host", "node-1"))
 
         dry = ipam_cli("lease", "release", "--all", "--host", "node-1", "--owner-prefix", "job-", "--dry-run")
         assert dry.returncode == 0, dry.stderr
@@ -153,7 +137,7 @@ def test_bulk_release_needs_filters_and_confirmation_and_is_quiet_when_piped(ipa
         assert [lease.owner_id for lease in ipam.list_leases(state=pb.LEASE_STATE_ACTIVE)] == ["job-6"]
 
     unknown = ipam_cli("lease", "release", "--all", "--pool", "nope", "--yes")
-    assert 'pool "nope"' in _one_error_line(unknown, 1)
+    assert 'pool "nope"' in one_error_line(unknown, 1)
 
 
 def test_lease_failures_are_one_line_with_distinct_exit_codes(ipam_cli: Cli, server: str) -> None:
@@ -162,29 +146,29 @@ def test_lease_failures_are_one_line_with_distinct_exit_codes(ipam_cli: Cli, ser
         ipam.register_host("node-1")
 
     bad_address = ipam_cli("lease", "show", "10.1.0.300")
-    assert _one_error_line(bad_address, 1) == "ipam: error: address: '10.1.0.300' is not a valid IP address"
+    assert one_error_line(bad_address, 1) == "ipam: error: address: '10.1.0.300' is not a valid IP address"
     bad_release = ipam_cli("lease", "release", "not-an-ip")
-    assert "is not a valid IP address" in _one_error_line(bad_release, 1)
+    assert "is not a valid IP address" in one_error_line(bad_release, 1)
     never = ipam_cli("lease", "show", "10.1.0.9")
-    assert "has never been leased" in _one_error_line(never, 1)
+    assert "has never been leased" in one_error_line(never, 1)
     unknown_pool = ipam_cli("lease", "create", "--host", "node-1", "--owner", "c1", "--pool", "nope")
-    assert 'pool "nope"' in _one_error_line(unknown_pool, 1)
+    assert 'pool "nope"' in one_error_line(unknown_pool, 1)
     outside = ipam_cli("lease", "create", "--host", "node-1", "--owner", "c1", "--pool", "v4", "--address", "10.9.0.1")
-    assert "10.9.0.1" in _one_error_line(outside, 1)
+    assert "10.9.0.1" in one_error_line(outside, 1)
     unknown_filter = ipam_cli("lease", "list", "--pool", "nope")
-    assert 'pool "nope"' in _one_error_line(unknown_filter, 1)
+    assert 'pool "nope"' in one_error_line(unknown_filter, 1)
 
-    assert "exactly one of ADDRESS, --owner ID, or --all" in _usage_error(ipam_cli("lease", "release"))
-    assert "(got ADDRESS and --owner)" in _usage_error(ipam_cli("lease", "release", "10.1.0.5", "--owner", "c1"))
-    assert "--pool: only with --all" in _usage_error(ipam_cli("lease", "release", "--owner", "c1", "--pool", "v4"))
-    assert "expected KEY=VALUE" in _usage_error(
+    assert "exactly one of ADDRESS, --owner ID, or --all" in usage_error(ipam_cli("lease", "release"))
+    assert "(got ADDRESS and --owner)" in usage_error(ipam_cli("lease", "release", "10.1.0.5", "--owner", "c1"))
+    assert "--pool: only with --all" in usage_error(ipam_cli("lease", "release", "--owner", "c1", "--pool", "v4"))
+    assert "expected KEY=VALUE" in usage_error(
         ipam_cli("lease", "create", "--host", "h", "--owner", "o", "--pool", "p", "--attribute", "novalue")
     )
-    assert "--host" in _usage_error(ipam_cli("lease", "create", "--owner", "o", "--pool", "p"))
-    assert "invalid choice" in _usage_error(ipam_cli("lease", "list", "--state", "gone"))
+    assert "--host" in usage_error(ipam_cli("lease", "create", "--owner", "o", "--pool", "p"))
+    assert "invalid choice" in usage_error(ipam_cli("lease", "list", "--state", "gone"))
 
     unreachable = ipam_cli("lease", "list", "--server", "127.0.0.1:1", "--timeout", "1")
-    assert _one_error_line(unreachable, 3).startswith("ipam: error: cannot reach IPAM server at 127.0.0.1:1")
+    assert one_error_line(unreachable, 3).startswith("ipam: error: cannot reach IPAM server at 127.0.0.1:1")
 
 
 @pytest.mark.parametrize("verb", ["create", "list", "show", "release"])

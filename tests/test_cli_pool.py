@@ -3,57 +3,48 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from subprocess import CompletedProcess
+import re
 
 import yaml
+from cli_checks import Cli, fields, ok, one_error_line, rows, usage_error
 
 from ipam_client import AddressSpec, IpamClient
 
-Cli = Callable[..., CompletedProcess[str]]
-
-
-def ok(result: CompletedProcess[str]) -> str:
-    assert result.returncode == 0, result.stderr
-    assert result.stderr == ""
-    return result.stdout
-
-
-def one_error_line(result: CompletedProcess[str], code: int) -> str:
-    """The single `ipam: error: ...` line of a failed command (no traceback, nothing on stdout)."""
-    assert result.returncode == code, (result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("ipam: error: "), result.stderr
-    assert result.stdout == ""
-    return lines[0]
-
-
-def usage_error(result: CompletedProcess[str]) -> str:
-    """The last line of a usage error (exit 2), which names what was wrong."""
-    assert result.returncode == 2, (result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr
-    assert result.stderr.startswith("usage: ipam ")
-    return result.stderr.splitlines()[-1]
-
-
-def rows(table: str) -> list[list[str]]:
-    return [line.split() for line in table.splitlines()]
+SECONDS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 
 
 def test_pool_create_show_update_toggle_list_delete(ipam_cli: Cli) -> None:
     created = ok(
         ipam_cli("pool", "create", "p4", "10.0.0.0/24", "--host-prefix-length", "26", "--reserve", "10.0.0.0/28")
     )
-    settings, usage = created.split("\n\n")
-    assert rows(settings)[0][:4] == ["NAME", "SPACE", "CIDR", "HOST"]
-    assert rows(settings)[1] == [
-        *("p4", "default", "10.0.0.0/24", "/26", "first-usable", "10.0.0.0/28", "-", "0", "unlimited", "no"),
-        rows(settings)[1][-1],  # created
-    ]
+    # One pool: its settings, then its usage, as `key: value` lines.
+    settings, usage = (fields(block) for block in created.split("\n\n"))
+    assert settings == {
+        "name": "p4",
+        "space": "default",
+        "cidr": "10.0.0.0/24",
+        "host prefix": "/26",
+        "gateway": "first-usable",
+        "reserved": "10.0.0.0/28",
+        "selector": "-",
+        "cooldown": "0",
+        "max per host": "unlimited",
+        "disabled": "no",
+        "created": settings["created"],
+    }
+    assert SECONDS.fullmatch(settings["created"])
+    assert created.startswith("name:         p4\nspace:        default\n")
     # 256 addresses: 16 reserved, plus the network, gateway and broadcast of the 3 subnets outside them.
-    assert rows(usage)[1] == ["0/4", "4", "256", "26", "0", "0", "230", "0.0%"]
+    assert usage == {
+        "subnets": "0/4",
+        "free subnets": "4",
+        "addresses": "256",
+        "reserved": "26",
+        "allocated": "0",
+        "cooling": "0",
+        "free": "230",
+        "used": "0.0%",
+    }
 
     six = ipam_cli(
         "pool",

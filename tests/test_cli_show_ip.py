@@ -4,25 +4,15 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from collections.abc import Callable
-from subprocess import CompletedProcess
 
 import pytest
 import yaml
+from cli_checks import Cli, one_error_line
 
 from ipam.cli import main
 from ipam.cli.show_ip import address_role
 from ipam_client import AddressSpec, IpamClient, pb
 from ipam_client._pb.ipam.v1 import ipam_pb2
-
-Cli = Callable[..., CompletedProcess[str]]
-
-
-def _one_error_line(result: CompletedProcess[str], code: int) -> str:
-    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("ipam: error: "), result.stderr
-    return lines[0]
 
 
 def test_show_ip_pool_subnet_host_lease_and_roles(ipam_cli: Cli, server: str) -> None:
@@ -96,13 +86,13 @@ def test_show_ip_outside_every_pool_and_failures(ipam_cli: Cli, server: str) -> 
     )
 
     bad = ipam_cli("show-ip", "10.3.0.300")
-    assert _one_error_line(bad, 1) == "ipam: error: address: '10.3.0.300' is not a valid IP address"
+    assert one_error_line(bad, 1) == "ipam: error: address: '10.3.0.300' is not a valid IP address"
     unknown_space = ipam_cli("show-ip", "10.3.0.5", "--space", "nope")
-    assert "nope" in _one_error_line(unknown_space, 1)
+    assert "nope" in one_error_line(unknown_space, 1)
     usage = ipam_cli("show-ip")
     assert usage.returncode == 2 and "required: address" in usage.stderr
     unreachable = ipam_cli("show-ip", "10.3.0.5", "--server", "127.0.0.1:1", "--timeout", "1")
-    assert _one_error_line(unreachable, 3).startswith("ipam: error: cannot reach IPAM server at 127.0.0.1:1")
+    assert one_error_line(unreachable, 3).startswith("ipam: error: cannot reach IPAM server at 127.0.0.1:1")
 
 
 def _pool(

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from subprocess import CompletedProcess
 
-Cli = Callable[..., CompletedProcess[str]]
+from cli_checks import Cli
 
 
 def test_space_create_list_delete(ipam_cli: Cli) -> None:

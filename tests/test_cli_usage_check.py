@@ -6,14 +6,12 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
-from subprocess import CompletedProcess
 
 import yaml
+from cli_checks import Cli
 
 from ipam_client import AddressSpec, IpamClient
 
-Cli = Callable[..., CompletedProcess[str]]
 V6_ASSIGNABLE = 2**64 - 2
 
 

@@ -526,18 +526,83 @@ def test_list_leases_sends_filters_on_every_page(serve: Callable[..., FakeServer
         assert call.request.state == pb.LEASE_STATE_ACTIVE
 
 
-def test_iter_leases_fetches_pages_lazily(serve: Callable[..., FakeServer]) -> None:
-    fake = serve(_paged("leases", lambda i: pb.Lease(address=f"10.0.0.{i}")))
+ITERATORS: list[tuple[str, Callable[[IpamClient], Iterator[Any]], str, Callable[[int], Message], dict[str, Any]]] = [
+    (
+        "iter_address_spaces",
+        lambda c: c.iter_address_spaces(page_size=2),
+        "address_spaces",
+        lambda i: pb.AddressSpace(name=f"s{i}"),
+        {},
+    ),
+    (
+        "iter_pools",
+        lambda c: c.iter_pools("blue", page_size=2),
+        "pools",
+        lambda i: pb.Pool(name=f"p{i}"),
+        {"space": "blue"},
+    ),
+    (
+        "iter_hosts",
+        lambda c: c.iter_hosts(page_size=2),
+        "hosts",
+        lambda i: pb.Host(name=f"h{i}"),
+        {},
+    ),
+    (
+        "iter_subnets",
+        lambda c: c.iter_subnets("v4", "node-1", address="10.0.0.5", space="blue", page_size=2),
+        "subnets",
+        lambda i: pb.HostSubnet(cidr=f"10.0.{i}.0/24"),
+        {"pool": "v4", "host": "node-1", "address": "10.0.0.5", "space": "blue"},
+    ),
+    (
+        "iter_leases",
+        lambda c: c.iter_leases(host="node-1", state=pb.LEASE_STATE_ACTIVE, page_size=2),
+        "leases",
+        lambda i: pb.Lease(address=f"10.0.0.{i}"),
+        {"host": "node-1", "state": pb.LEASE_STATE_ACTIVE},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("invoke", "field_name", "item", "filters"), [x[1:] for x in ITERATORS], ids=[x[0] for x in ITERATORS]
+)
+def test_iterators_fetch_pages_lazily(
+    serve: Callable[..., FakeServer],
+    invoke: Callable[[IpamClient], Iterator[Any]],
+    field_name: str,
+    item: Callable[[int], Message],
+    filters: dict[str, Any],
+) -> None:
+    fake = serve(_paged(field_name, item))
     with IpamClient(fake.address) as client:
-        leases = client.iter_leases(host="node-1")
+        items = invoke(client)
         assert fake.calls == []
-        assert next(leases).address == "10.0.0.0"
-        assert next(leases).address == "10.0.0.1"
+        assert [next(items), next(items)] == [item(0), item(1)]
         assert len(fake.calls) == 1
-        assert next(leases).address == "10.0.0.2"
+        assert next(items) == item(2)
         assert len(fake.calls) == 2
-        assert [lease.address for lease in leases] == ["10.0.0.3", "10.0.0.4", "10.0.0.5"]
+        assert list(items) == [item(i) for i in range(3, 6)]
         assert len(fake.calls) == 3
+    assert [c.request.page_token for c in fake.calls] == ["", "1", "2"]
+    for call in fake.calls:
+        assert call.request.page_size == 2
+        assert {name: getattr(call.request, name) for name in filters} == filters
+
+
+@pytest.mark.parametrize(("invoke", "field_name", "item"), [x[1:4] for x in ITERATORS], ids=[x[0] for x in ITERATORS])
+def test_an_iterator_left_early_fetches_no_further_page(
+    serve: Callable[..., FakeServer],
+    invoke: Callable[[IpamClient], Iterator[Any]],
+    field_name: str,
+    item: Callable[[int], Message],
+) -> None:
+    fake = serve(_paged(field_name, item))
+    with IpamClient(fake.address) as client:
+        items = invoke(client)
+        assert [next(items) for _ in range(3)] == [item(0), item(1), item(2)]
+    assert [c.request.page_token for c in fake.calls] == ["", "1"]
 
 
 def test_a_page_is_retried_on_unavailable(serve: Callable[..., FakeServer]) -> None:

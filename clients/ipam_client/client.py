@@ -118,9 +118,13 @@ class IpamClient:
         request = ipam_pb2.CreateAddressSpaceRequest(name=name, description=description)
         return self._call(self._spaces.CreateAddressSpace, request)
 
-    def list_address_spaces(self, *, page_size: int = 0) -> list[ipam_pb2.AddressSpace]:
+    def iter_address_spaces(self, *, page_size: int = 0) -> Iterator[ipam_pb2.AddressSpace]:
+        """Address spaces, fetching the next page only when it is reached."""
         request = ipam_pb2.ListAddressSpacesRequest(page_size=page_size)
-        return list(self._pages(self._spaces.ListAddressSpaces, request, lambda r: r.address_spaces))
+        return self._pages(self._spaces.ListAddressSpaces, request, lambda r: r.address_spaces)
+
+    def list_address_spaces(self, *, page_size: int = 0) -> list[ipam_pb2.AddressSpace]:
+        return list(self.iter_address_spaces(page_size=page_size))
 
     def delete_address_space(self, name: str) -> None:
         self._call(self._spaces.DeleteAddressSpace, ipam_pb2.DeleteAddressSpaceRequest(name=name))
@@ -158,9 +162,13 @@ class IpamClient:
     def get_pool(self, name: str) -> ipam_pb2.Pool:
         return self._call(self._pools.GetPool, ipam_pb2.GetPoolRequest(name=name), read=True)
 
-    def list_pools(self, space: str = "", *, page_size: int = 0) -> list[ipam_pb2.Pool]:
+    def iter_pools(self, space: str = "", *, page_size: int = 0) -> Iterator[ipam_pb2.Pool]:
+        """Pools, optionally of one address space, fetching the next page only when it is reached."""
         request = ipam_pb2.ListPoolsRequest(space=space, page_size=page_size)
-        return list(self._pages(self._pools.ListPools, request, lambda r: r.pools))
+        return self._pages(self._pools.ListPools, request, lambda r: r.pools)
+
+    def list_pools(self, space: str = "", *, page_size: int = 0) -> list[ipam_pb2.Pool]:
+        return list(self.iter_pools(space, page_size=page_size))
 
     def update_pool(
         self,
@@ -201,9 +209,13 @@ class IpamClient:
     def get_host(self, name: str) -> ipam_pb2.Host:
         return self._call(self._hosts.GetHost, ipam_pb2.GetHostRequest(name=name), read=True)
 
-    def list_hosts(self, *, page_size: int = 0) -> list[ipam_pb2.Host]:
+    def iter_hosts(self, *, page_size: int = 0) -> Iterator[ipam_pb2.Host]:
+        """Hosts, fetching the next page only when it is reached."""
         request = ipam_pb2.ListHostsRequest(page_size=page_size)
-        return list(self._pages(self._hosts.ListHosts, request, lambda r: r.hosts))
+        return self._pages(self._hosts.ListHosts, request, lambda r: r.hosts)
+
+    def list_hosts(self, *, page_size: int = 0) -> list[ipam_pb2.Host]:
+        return list(self.iter_hosts(page_size=page_size))
 
     # -- host subnets -----------------------------------------------------------------------
 
@@ -222,12 +234,19 @@ class IpamClient:
         request = ipam_pb2.ReleaseSubnetRequest(cidr=cidr, space=space, force=force)
         self._call(self._subnets.ReleaseSubnet, request)
 
+    def iter_subnets(
+        self, pool: str = "", host: str = "", *, address: str = "", space: str = "", page_size: int = 0
+    ) -> Iterator[ipam_pb2.HostSubnet]:
+        """Host subnets, optionally of one pool or host, or the one holding `address` (in `space`),
+        fetching the next page only when it is reached."""
+        request = ipam_pb2.ListSubnetsRequest(pool=pool, host=host, address=address, space=space, page_size=page_size)
+        return self._pages(self._subnets.ListSubnets, request, lambda r: r.subnets)
+
     def list_subnets(
         self, pool: str = "", host: str = "", *, address: str = "", space: str = "", page_size: int = 0
     ) -> list[ipam_pb2.HostSubnet]:
         """Host subnets, optionally of one pool or host, or the one holding `address` (in `space`)."""
-        request = ipam_pb2.ListSubnetsRequest(pool=pool, host=host, address=address, space=space, page_size=page_size)
-        return list(self._pages(self._subnets.ListSubnets, request, lambda r: r.subnets))
+        return list(self.iter_subnets(pool, host, address=address, space=space, page_size=page_size))
 
     # -- leases -----------------------------------------------------------------------------
 

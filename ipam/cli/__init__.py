@@ -3,7 +3,7 @@
 
 Each subcommand lives in its own module with `register(subparsers, parents)`, which adds a parser
 whose defaults carry `run(args) -> int`. Failures print one line, `ipam: error: ...`, and exit 1;
-usage errors exit 2.
+usage errors exit 2, whether argparse finds them or a command raises `UsageError`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from collections.abc import Sequence
 import argcomplete
 
 from ipam.cli import check, hosts, leases, migrate, pools, serve, show_ip, spaces, subnets, usage
-from ipam.cli.errors import describe, exit_code
+from ipam.cli.commands import command_parser
+from ipam.cli.errors import EXIT_USAGE, UsageError, describe, exit_code
 
 COMMANDS = (serve, migrate, spaces, pools, hosts, subnets, leases, usage, show_ip, check)
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -47,6 +48,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(getattr(args, "log_level", "info"))
     try:
         return int(args.run(args))
+    except UsageError as exc:
+        command = command_parser(args) or parser
+        command.print_usage(sys.stderr)
+        print(f"{command.prog}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("ipam: interrupted", file=sys.stderr)
         return 130

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
-import json
 import sys
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -18,6 +17,7 @@ from typing import Any
 
 from ipam.cli import output, progress, remote
 from ipam.cli.commands import add_verb
+from ipam.cli.output import count
 
 Record = Mapping[str, Any]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -40,8 +40,7 @@ KINDS = (
 )
 # Addresses named in one aggregated message at most.
 SAMPLE = 5
-PAGE_SIZE = 1000
-EXIT_STATUS = """
+EXIT_STATUS = """\
 exit status:
   0  no problems found
   1  problems found (or the audit failed)
@@ -87,12 +86,12 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
         subparsers,
         "check",
         parents,
+        run=run,
         help="audit the consistency of pools, host subnets, hosts and leases",
         examples=["ipam check", "ipam check -o json | jq '.problems[].kind'"],
+        notes=EXIT_STATUS,
     )
-    parser.epilog = (parser.epilog or "") + "\n" + EXIT_STATUS
     output.add_options(parser)
-    parser.set_defaults(run=run)
 
 
 # --- the audit ----------------------------------------------------------------------------------
@@ -212,7 +211,7 @@ def audit(
             Problem(
                 "lease_in_disabled_pool",
                 pool,
-                f'pool "{pool}" is disabled but holds {_count(len(addresses), "active lease")}: {_sample(addresses)}',
+                f'pool "{pool}" is disabled but holds {count(len(addresses), "active lease")}: {_sample(addresses)}',
             )
         )
     for (space, address), keys in holders.items():
@@ -285,10 +284,6 @@ def _sample(items: Sequence[str]) -> str:
     return shown + (f" and {len(items) - SAMPLE} more" if len(items) > SAMPLE else "")
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
-
-
 # --- the command --------------------------------------------------------------------------------
 
 
@@ -306,22 +301,16 @@ def run(args: argparse.Namespace) -> int:
                 if (p.kind, p.subject) in first
             ]
     checked = snapshot.checked()
-    if args.output in ("json", "yaml"):
+    if args.output != "table":
         report = {"clean": not problems, "problems": [asdict(p) for p in problems], "checked": checked}
-        if args.output == "json":
-            json.dump(report, sys.stdout, indent=2)
-            sys.stdout.write("\n")
-        else:
-            import yaml
-
-            yaml.safe_dump(report, sys.stdout, sort_keys=False, default_flow_style=False)
+        output.emit(args, [report], [], single=True)
     else:
-        summary = ", ".join(_count(n, noun) for noun, n in _nouns(checked))
+        summary = ", ".join(count(n, noun) for noun, n in _nouns(checked))
         if problems:
             sys.stdout.write(
                 output.table(["kind", "subject", "problem"], [[p.kind, p.subject, p.message] for p in problems])
             )
-            print(f"{_count(len(problems), 'problem')} found (checked {summary})")
+            print(f"{count(len(problems), 'problem')} found (checked {summary})")
         else:
             print(f"no problems found (checked {summary})")
     return 1 if problems else 0
@@ -340,7 +329,7 @@ def fetch(ipam: Any) -> Snapshot:
     expected = sum(int(p.usage.allocated_addresses or 0) for p in ipam.list_pools())
     leases: list[dict[str, Any]] = []
     with progress.progress("reading active leases", total=expected or None) as advance:
-        for lease in ipam.iter_leases(state=pb.LEASE_STATE_ACTIVE, page_size=PAGE_SIZE):
+        for lease in ipam.iter_leases(state=pb.LEASE_STATE_ACTIVE, page_size=remote.MAX_PAGE_SIZE):
             leases.append(
                 {
                     "address": lease.address,
@@ -355,7 +344,7 @@ def fetch(ipam: Any) -> Snapshot:
             advance(1)
     subnets = [
         {"cidr": s.cidr, "pool": s.pool, "space": s.space, "host": s.host}
-        for s in ipam.list_subnets(page_size=PAGE_SIZE)
+        for s in ipam.list_subnets(page_size=remote.MAX_PAGE_SIZE)
     ]
     pools = [
         {
@@ -365,7 +354,7 @@ def fetch(ipam: Any) -> Snapshot:
             "disabled": p.disabled,
             "max_subnets_per_host": p.max_subnets_per_host,
         }
-        for p in ipam.list_pools(page_size=PAGE_SIZE)
+        for p in ipam.list_pools(page_size=remote.MAX_PAGE_SIZE)
     ]
-    hosts = [{"name": h.name} for h in ipam.list_hosts(page_size=PAGE_SIZE)]
+    hosts = [{"name": h.name} for h in ipam.list_hosts(page_size=remote.MAX_PAGE_SIZE)]
     return Snapshot(pools, subnets, hosts, leases)

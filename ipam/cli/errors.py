@@ -9,6 +9,13 @@ class CliError(Exception):
     """A failure the command explains itself; the message is printed as is."""
 
 
+class UsageError(Exception):
+    """The command line asks for something impossible, found only once a command runs (exit 2).
+
+    main() reports it as argparse does: the command's usage, then `ipam NOUN VERB: error: ...`.
+    """
+
+
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_UNREACHABLE = 3

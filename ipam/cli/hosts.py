@@ -7,24 +7,16 @@ import sys
 from typing import Any
 
 from ipam.cli import output, remote
-from ipam.cli.commands import add_noun, add_verb
-from ipam.cli.errors import CliError
-from ipam.cli.output import column
+from ipam.cli.commands import add_noun, add_verb, key_value
+from ipam.cli.errors import CliError, UsageError
+from ipam.cli.output import column, time_column
 
 COLUMNS = [
     column("name", "name"),
     column("labels", "labels"),
-    column("created", "create_time"),
-    column("last seen", "last_seen_time"),
+    time_column("created", "create_time"),
+    time_column("last seen", "last_seen_time"),
 ]
-
-
-def label(value: str) -> tuple[str, str]:
-    """`KEY=VALUE` (the value may be empty, the key may not)."""
-    key, sep, text = value.partition("=")
-    if not sep or not key.strip():
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {value!r}")
-    return key, text
 
 
 def label_key(value: str) -> str:
@@ -45,27 +37,30 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
         verbs,
         "create",
         parents,
+        run=run_create,
         help="register a new host",
         examples=["ipam host create node-1", "ipam host create node-2 --label zone=a --label env=prod"],
     )
     create.add_argument("name")
     _label_option(create)
     output.add_options(create)
-    create.set_defaults(run=run_create)
 
-    listing = add_verb(verbs, "list", parents, help="list hosts", examples=["ipam host list", "ipam host list -o yaml"])
+    listing = add_verb(
+        verbs, "list", parents, run=run_list, help="list hosts", examples=["ipam host list", "ipam host list -o yaml"]
+    )
     output.add_options(listing, listing=True)
-    listing.set_defaults(run=run_list)
 
-    show = add_verb(verbs, "show", parents, help="show a host", examples=["ipam host show node-1 -o json"])
+    show = add_verb(
+        verbs, "show", parents, run=run_show, help="show a host", examples=["ipam host show node-1 -o json"]
+    )
     show.add_argument("name")
     output.add_options(show)
-    show.set_defaults(run=run_show)
 
     update = add_verb(
         verbs,
         "update",
         parents,
+        run=run_update,
         help="change a host's labels",
         examples=[
             "ipam host update node-1 --label zone=b   # adds or changes zone, keeps the other labels",
@@ -86,7 +81,6 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     )
     update.add_argument("--replace", action="store_true", help="replace every label with the --label ones")
     output.add_options(update)
-    update.set_defaults(run=run_update, parser=update)
 
 
 def _label_option(parser: argparse.ArgumentParser) -> None:
@@ -95,7 +89,7 @@ def _label_option(parser: argparse.ArgumentParser) -> None:
         dest="labels",
         action="extend",
         nargs="+",
-        type=label,
+        type=key_value,
         default=[],
         metavar="KEY=VALUE",
         help="a label (repeatable)",
@@ -113,29 +107,29 @@ def run_create(args: argparse.Namespace) -> int:
         else:
             raise CliError(f'host "{args.name}" already exists (change its labels with `ipam host update`)')
         host = ipam.register_host(args.name, dict(args.labels))
-    output.emit(args, [output.record(host)], COLUMNS, single=True)
+    output.emit_message(args, host, COLUMNS)
     return 0
 
 
 def run_list(args: argparse.Namespace) -> int:
     with remote.connect(args) as ipam:
-        hosts = ipam.list_hosts()[: args.limit]
-    output.emit(args, [output.record(h) for h in hosts], COLUMNS)
+        hosts = remote.first(args.limit, ipam.iter_hosts)
+    output.emit_messages(args, hosts, COLUMNS)
     return 0
 
 
 def run_show(args: argparse.Namespace) -> int:
     with remote.connect(args) as ipam:
         host = ipam.get_host(args.name)
-    output.emit(args, [output.record(host)], COLUMNS, single=True)
+    output.emit_message(args, host, COLUMNS)
     return 0
 
 
 def run_update(args: argparse.Namespace) -> int:
     if not args.labels and not args.remove_label and not args.replace:
-        args.parser.error("nothing to update: give --label, --remove-label or --replace")
+        raise UsageError("nothing to update: give --label, --remove-label or --replace")
     if args.replace and args.remove_label:
-        args.parser.error("--remove-label makes no sense with --replace (only the --label ones are kept)")
+        raise UsageError("--remove-label makes no sense with --replace (only the --label ones are kept)")
     with remote.connect(args) as ipam:
         # Registering replaces the labels and creates unknown hosts: look the host up first.
         current = ipam.get_host(args.name)
@@ -145,5 +139,5 @@ def run_update(args: argparse.Namespace) -> int:
                 print(f'ipam: warning: host "{args.name}" has no label "{key}"', file=sys.stderr)
         labels.update(args.labels)
         host = ipam.register_host(args.name, labels)
-    output.emit(args, [output.record(host)], COLUMNS, single=True)
+    output.emit_message(args, host, COLUMNS)
     return 0

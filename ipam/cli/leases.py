@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
-import itertools
 import sys
 from typing import TYPE_CHECKING, Any
 
 from ipam.cli import output, remote
-from ipam.cli.commands import add_noun, add_verb
-from ipam.cli.errors import CliError
-from ipam.cli.output import Column, column
+from ipam.cli.commands import add_noun, add_verb, key_value
+from ipam.cli.errors import CliError, UsageError
+from ipam.cli.output import Column, column, count, time_column
 from ipam.cli.progress import progress
 
 if TYPE_CHECKING:
@@ -19,17 +18,6 @@ if TYPE_CHECKING:
 
 DEFAULT_INTERFACE = "eth0"
 STATES = ("active", "released", "all")
-MAX_PAGE_SIZE = 1000
-
-
-def when(header: str, key: str) -> Column:
-    """A timestamp column, to the second ("2024-05-01T12:00:00Z")."""
-
-    def value(item: dict[str, Any]) -> str:
-        text = str(item.get(key, ""))
-        return text.split(".")[0] + "Z" if "." in text else text
-
-    return Column(header, value)
 
 
 def state_column() -> Column:
@@ -46,8 +34,8 @@ LIST_COLUMNS = [
     column("host", "host"),
     owner_column(),
     state_column(),
-    when("since", "allocate_time"),
-    when("released", "release_time"),
+    time_column("since", "allocate_time"),
+    time_column("released", "release_time"),
 ]
 DETAIL_COLUMNS = [
     column("address", "address_cidr"),
@@ -57,8 +45,8 @@ DETAIL_COLUMNS = [
     column("host", "host"),
     owner_column(),
     state_column(),
-    when("since", "allocate_time"),
-    when("released", "release_time"),
+    time_column("since", "allocate_time"),
+    time_column("released", "release_time"),
     column("attributes", "attributes"),
 ]
 
@@ -82,6 +70,7 @@ def _register_create(verbs: Any, parents: list[argparse.ArgumentParser]) -> None
         verbs,
         "create",
         parents,
+        run=run_create,
         help="allocate addresses for an owner (one per --pool, all or none)",
         examples=[
             "ipam lease create --host node-1 --owner c0ffee --pool prod-v4",
@@ -119,7 +108,6 @@ def _register_create(verbs: Any, parents: list[argparse.ArgumentParser]) -> None
         help="attribute stored with the leases; repeatable",
     )
     output.add_options(create)
-    create.set_defaults(run=run_create)
 
 
 def _register_list(verbs: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -127,6 +115,7 @@ def _register_list(verbs: Any, parents: list[argparse.ArgumentParser]) -> None:
         verbs,
         "list",
         parents,
+        run=run_list,
         help="list leases, optionally filtered",
         examples=[
             "ipam lease list",
@@ -141,7 +130,6 @@ def _register_list(verbs: Any, parents: list[argparse.ArgumentParser]) -> None:
     listing.add_argument("--interface", default="", help="only leases of this interface")
     listing.add_argument("--state", choices=STATES, default="active", help="(default: active)")
     output.add_options(listing, listing=True)
-    listing.set_defaults(run=run_list)
 
 
 def _register_show(verbs: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -149,13 +137,13 @@ def _register_show(verbs: Any, parents: list[argparse.ArgumentParser]) -> None:
         verbs,
         "show",
         parents,
+        run=run_show,
         help="show the lease holding an address, else its last released lease",
         examples=["ipam lease show 10.1.0.20", "ipam lease show 10.9.0.4 --space tenant-a -o json"],
     )
     show.add_argument("address")
-    show.add_argument("--space", default="", help='address space (default: "default")')
+    remote.add_space_option(show)
     output.add_options(show)
-    show.set_defaults(run=run_show)
 
 
 def _register_release(verbs: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -163,6 +151,7 @@ def _register_release(verbs: Any, parents: list[argparse.ArgumentParser]) -> Non
         verbs,
         "release",
         parents,
+        run=run_release,
         help="release the leases of an owner, of an address, or (with --all) every active lease matching filters",
         examples=[
             "ipam lease release --owner c0ffee                     # every lease of c0ffee/eth0",
@@ -173,16 +162,16 @@ def _register_release(verbs: Any, parents: list[argparse.ArgumentParser]) -> Non
             "ipam lease release --all --host node-1 --yes",
             "ipam lease release --all --pool prod-v4 --owner-prefix job- --yes",
         ],
-    )
-    release.description = (
-        "Release leases; releasing what is already released succeeds and says so.\n\n"
-        "Give exactly one of ADDRESS, --owner ID, or --all. --all releases every active lease that\n"
-        "matches all the filters given (--pool, --host, --owner-prefix, --interface; at least one is\n"
-        "required) and needs --yes, or --dry-run to only list the leases it would release. It shows a\n"
-        "progress bar on a terminal and ends with a summary line; it exits 1 if any release failed."
+        description=(
+            "Release leases; releasing what is already released succeeds and says so.\n\n"
+            "Give exactly one of ADDRESS, --owner ID, or --all. --all releases every active lease that\n"
+            "matches all the filters given (--pool, --host, --owner-prefix, --interface; at least one is\n"
+            "required) and needs --yes, or --dry-run to only list the leases it would release. It shows a\n"
+            "progress bar on a terminal and ends with a summary line; it exits 1 if any release failed."
+        ),
     )
     release.add_argument("address", nargs="?", help="release the lease holding this address")
-    release.add_argument("--space", default="", help='address space of ADDRESS (default: "default")')
+    remote.add_space_option(release, "address space of ADDRESS")
     release.add_argument(
         "--owner", metavar="ID", help=f"release every lease of ID/--interface (default {DEFAULT_INTERFACE})"
     )
@@ -195,14 +184,6 @@ def _register_release(verbs: Any, parents: list[argparse.ArgumentParser]) -> Non
     bulk.add_argument("--yes", action="store_true", help="do release (required unless --dry-run)")
     bulk.add_argument("--dry-run", action="store_true", help="only list the leases that would be released")
     output.add_options(release)
-    release.set_defaults(run=run_release, parser=release)
-
-
-def key_value(text: str) -> tuple[str, str]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    return key, value
 
 
 # -- create ---------------------------------------------------------------------------------------
@@ -216,9 +197,9 @@ def run_create(args: argparse.Namespace) -> int:
         specs = [AddressSpec(pool=pool, address=specific.get(pool, "")) for pool in args.pools]
         reply = ipam.allocate(args.host, args.owner, args.interface, specs, dict(args.attributes))
     if args.output != "table":
-        output.emit(args, [output.record(reply)], [], single=True)
+        output.emit_message(args, reply, [])
         return 0
-    output.emit(args, [output.record(lease) for lease in reply.leases], DETAIL_COLUMNS)
+    output.emit_messages(args, reply.leases, DETAIL_COLUMNS)
     if reply.already_allocated:
         print(f"already allocated: {args.owner}/{args.interface} held these leases", file=sys.stderr)
     return 0
@@ -251,16 +232,16 @@ def _addresses_by_pool(ipam: IpamClient, pools: list[str], addresses: list[str])
 
 def run_list(args: argparse.Namespace) -> int:
     with remote.connect(args) as ipam:
-        found = ipam.iter_leases(
+        leases = remote.first(
+            args.limit,
+            ipam.iter_leases,
             pool=args.pool,
             host=args.host,
             owner_id=args.owner,
             interface=args.interface,
             state=_state(args.state),
-            page_size=min(args.limit, MAX_PAGE_SIZE) if args.limit else 0,
         )
-        leases = list(itertools.islice(found, args.limit))
-    output.emit(args, [output.record(lease) for lease in leases], LIST_COLUMNS)
+    output.emit_messages(args, leases, LIST_COLUMNS)
     return 0
 
 
@@ -273,7 +254,7 @@ def _state(name: str) -> int:
 def run_show(args: argparse.Namespace) -> int:
     with remote.connect(args) as ipam:
         lease = ipam.get_lease(args.address, args.space)
-    output.emit(args, [output.record(lease)], DETAIL_COLUMNS, single=True)
+    output.emit_message(args, lease, DETAIL_COLUMNS)
     return 0
 
 
@@ -293,7 +274,7 @@ def run_release(args: argparse.Namespace) -> int:
             reply = ipam.release_address(args.address, args.space)
             target = f"address {args.address}"
     if args.output != "table":
-        output.emit(args, [output.record(reply)], [], single=True)
+        output.emit_message(args, reply, [])
     elif reply.already_released:
         print(f"{target}: already released (nothing active to release)")
     else:
@@ -303,10 +284,9 @@ def run_release(args: argparse.Namespace) -> int:
 
 
 def _check_release_usage(args: argparse.Namespace) -> None:
-    parser: argparse.ArgumentParser = args.parser
     modes = [m for m, given in (("ADDRESS", args.address), ("--owner", args.owner), ("--all", args.all)) if given]
     if len(modes) != 1:
-        parser.error(
+        raise UsageError(
             "give exactly one of ADDRESS, --owner ID, or --all with filters"
             + (f" (got {' and '.join(modes)})" if modes else "")
         )
@@ -322,16 +302,18 @@ def _check_release_usage(args: argparse.Namespace) -> None:
         if given
     ]
     if not args.all and bulk_only:
-        parser.error(f"{', '.join(bulk_only)}: only with --all")
+        raise UsageError(f"{', '.join(bulk_only)}: only with --all")
     if args.space and not args.address:
-        parser.error("--space: only with ADDRESS")
+        raise UsageError("--space: only with ADDRESS")
     if args.interface is not None and args.address:
-        parser.error("--interface: only with --owner or --all")
+        raise UsageError("--interface: only with --owner or --all")
     if args.all:
         if not (args.pool or args.host or args.owner_prefix or args.interface):
-            parser.error("--all needs at least one filter: --pool, --host, --owner-prefix or --interface")
+            raise UsageError("--all needs at least one filter: --pool, --host, --owner-prefix or --interface")
         if args.yes == args.dry_run:
-            parser.error("--all releases every matching active lease: add --yes to do it, or --dry-run to list them")
+            raise UsageError(
+                "--all releases every matching active lease: add --yes to do it, or --dry-run to list them"
+            )
 
 
 def _release_all(args: argparse.Namespace) -> int:
@@ -368,7 +350,11 @@ def _release_all(args: argparse.Namespace) -> int:
 def _matching_leases(ipam: IpamClient, args: argparse.Namespace) -> list[pb.Lease]:
     """Every active lease matching the filters, listed before anything is released."""
     found = ipam.iter_leases(
-        pool=args.pool, host=args.host, interface=args.interface or "", state=_state("active"), page_size=MAX_PAGE_SIZE
+        pool=args.pool,
+        host=args.host,
+        interface=args.interface or "",
+        state=_state("active"),
+        page_size=remote.MAX_PAGE_SIZE,
     )
     with progress("listing") as advance:
         matched = []
@@ -412,15 +398,11 @@ def _report_bulk(
         return
     if args.dry_run:
         if matched:
-            output.emit(args, [output.record(lease) for lease in matched], LIST_COLUMNS)
-        print(f"{_count(len(matched), 'active lease')} would be released (run again with --yes to release)")
+            output.emit_messages(args, matched, LIST_COLUMNS)
+        print(f"{count(len(matched), 'active lease')} would be released (run again with --yes to release)")
         return
     changed_note = f", {len(changed)} had changed hands" if changed else ""
     print(
-        f"released {len(leases)} of {_count(len(matched), 'matching lease')}"
+        f"released {len(leases)} of {count(len(matched), 'matching lease')}"
         f" ({already} already released, {len(failures)} failed{changed_note})"
     )
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")

@@ -7,24 +7,11 @@ from typing import Any
 
 from ipam.cli import output, remote
 from ipam.cli.commands import add_noun, add_verb
-from ipam.cli.output import Column, column
+from ipam.cli.errors import UsageError
+from ipam.cli.output import Column, column, time_column, used_column
 
 GATEWAYS = {"first-usable": "GATEWAY_POLICY_FIRST_USABLE", "none": "GATEWAY_POLICY_NONE"}
 GATEWAY_NAMES = {proto: cli for cli, proto in GATEWAYS.items()}
-
-
-def used_percent(usage: dict[str, Any]) -> str:
-    """Share of the usable addresses (total minus reserved) that are allocated or cooling down."""
-    try:
-        total = int(usage.get("total_addresses") or 0)
-        reserved = int(usage.get("reserved_addresses") or 0)
-        free = int(usage.get("free_addresses") or 0)
-    except ValueError:
-        return ""
-    usable = total - reserved
-    if usable <= 0:
-        return ""
-    return f"{100 * (usable - free) / usable:.1f}%"
 
 
 def _subnets(item: dict[str, Any]) -> str:
@@ -52,7 +39,7 @@ LIST_COLUMNS = [
     Column("subnets", _subnets),
     column("allocated", "usage.allocated_addresses"),
     column("free", "usage.free_addresses"),
-    Column("used", lambda item: used_percent(item.get("usage") or {})),
+    used_column(),
     column("selector", "host_selector"),
     column("disabled", "disabled"),
 ]
@@ -68,7 +55,7 @@ SETTINGS_COLUMNS = [
     column("cooldown", "cooldown_seconds"),
     Column("max per host", _max_per_host),
     column("disabled", "disabled"),
-    column("created", "create_time"),
+    time_column("created", "create_time"),
 ]
 
 USAGE_COLUMNS = [
@@ -79,7 +66,7 @@ USAGE_COLUMNS = [
     column("allocated", "usage.allocated_addresses"),
     column("cooling", "usage.cooling_addresses"),
     column("free", "usage.free_addresses"),
-    Column("used", lambda item: used_percent(item.get("usage") or {})),
+    used_column(),
 ]
 
 
@@ -100,23 +87,23 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
         verbs,
         "list",
         parents,
+        run=run_list,
         help="list pools with their usage",
         examples=["ipam pool list", "ipam pool list --space tenant-a -o json"],
     )
     listing.add_argument("--space", default="", help="only the pools of this address space (default: every space)")
     output.add_options(listing, listing=True)
-    listing.set_defaults(run=run_list)
 
     show = add_verb(
         verbs,
         "show",
         parents,
+        run=run_show,
         help="show a pool's settings and usage",
         examples=["ipam pool show prod-v4", "ipam pool show prod-v4 -o yaml"],
     )
     show.add_argument("name")
     output.add_options(show)
-    show.set_defaults(run=run_show)
 
     _register_update(verbs, parents)
 
@@ -124,21 +111,21 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
         verbs,
         "delete",
         parents,
+        run=run_delete,
         help="delete a pool and its host subnets",
         examples=["ipam pool delete old-v4", "ipam pool delete old-v4 --force   # also releases its active leases"],
     )
     delete.add_argument("name")
     delete.add_argument("--force", action="store_true", help="delete even when the pool holds active leases")
-    delete.set_defaults(run=run_delete)
 
     for verb, disabled, text in (
         ("disable", True, "stop allocating from a pool (existing leases stay)"),
         ("enable", False, "allocate from a disabled pool again"),
     ):
-        toggle = add_verb(verbs, verb, parents, help=text, examples=[f"ipam pool {verb} prod-v4"])
+        toggle = add_verb(verbs, verb, parents, run=run_toggle, help=text, examples=[f"ipam pool {verb} prod-v4"])
         toggle.add_argument("name")
         output.add_options(toggle)
-        toggle.set_defaults(run=run_toggle, disabled=disabled)
+        toggle.set_defaults(disabled=disabled)
 
 
 def _register_create(verbs: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -146,6 +133,7 @@ def _register_create(verbs: Any, parents: list[argparse.ArgumentParser]) -> None
         verbs,
         "create",
         parents,
+        run=run_create,
         help="create a pool",
         examples=[
             "ipam pool create prod-v4 10.1.0.0/16 --host-prefix-length 24",
@@ -163,7 +151,7 @@ def _register_create(verbs: Any, parents: list[argparse.ArgumentParser]) -> None
         metavar="N",
         help="prefix length of each host subnet, e.g. 24 (IPv4) or 64 (IPv6)",
     )
-    create.add_argument("--space", default="", help="address space (default: default)")
+    remote.add_space_option(create)
     create.add_argument(
         "--reserve",
         action="extend",
@@ -193,7 +181,6 @@ def _register_create(verbs: Any, parents: list[argparse.ArgumentParser]) -> None
     )
     create.add_argument("--disabled", action="store_true", help="create the pool disabled (no allocations)")
     output.add_options(create)
-    create.set_defaults(run=run_create)
 
 
 def _register_update(verbs: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -201,6 +188,7 @@ def _register_update(verbs: Any, parents: list[argparse.ArgumentParser]) -> None
         verbs,
         "update",
         parents,
+        run=run_update,
         help="change a pool's settings",
         examples=[
             "ipam pool update prod-v4 --cooldown 600 --max-subnets-per-host 4",
@@ -223,7 +211,6 @@ def _register_update(verbs: Any, parents: list[argparse.ArgumentParser]) -> None
     )
     reserved.add_argument("--clear-reserved", action="store_true", help="remove every reserved CIDR")
     output.add_options(update)
-    update.set_defaults(run=run_update, parser=update)
 
 
 def run_create(args: argparse.Namespace) -> int:
@@ -248,8 +235,8 @@ def run_create(args: argparse.Namespace) -> int:
 
 def run_list(args: argparse.Namespace) -> int:
     with remote.connect(args) as ipam:
-        pools = ipam.list_pools(args.space)[: args.limit]
-    output.emit(args, [output.record(p) for p in pools], LIST_COLUMNS)
+        pools = remote.first(args.limit, ipam.iter_pools, args.space)
+    output.emit_messages(args, pools, LIST_COLUMNS)
     return 0
 
 
@@ -264,7 +251,7 @@ def run_update(args: argparse.Namespace) -> int:
     reserved = [] if args.clear_reserved else args.reserve
     changes = (args.cooldown, args.max_subnets_per_host, args.selector, reserved)
     if all(change is None for change in changes):
-        args.parser.error(
+        raise UsageError(
             "nothing to update: give --cooldown, --max-subnets-per-host, --selector, --reserve or --clear-reserved"
         )
     with remote.connect(args) as ipam:
@@ -292,7 +279,7 @@ def run_toggle(args: argparse.Namespace) -> int:
     if args.output == "table":
         print(f'pool "{pool.name}" {"disabled" if pool.disabled else "enabled"}')
     else:
-        output.emit(args, [output.record(pool)], SETTINGS_COLUMNS, single=True)
+        output.emit_message(args, pool, SETTINGS_COLUMNS)
     return 0
 
 

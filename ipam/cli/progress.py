@@ -17,7 +17,11 @@ def _ignore(n: int = 1) -> None:
 
 @contextmanager
 def progress(label: str, total: int | None = None, *, stream: TextIO | None = None) -> Iterator[Advance]:
-    """Yields `advance(n)`; draws `label [####....] 45% (450/1000)` at most 10 times a second."""
+    """Yields `advance(n)`; draws `label [####....] 45% (450/1000)` at most 10 times a second.
+
+    `total` is an estimate: when more items come, the total grows with them, so the bar never
+    shows more than 100% nor more done than in all.
+    """
     out = stream or sys.stderr
     if not out.isatty():
         yield _ignore
@@ -27,8 +31,9 @@ def progress(label: str, total: int | None = None, *, stream: TextIO | None = No
 
     def draw(final: bool = False) -> None:
         if total:
-            filled = int(30 * min(done, total) / total)
-            text = f"{label} [{'#' * filled}{'.' * (30 - filled)}] {100 * done // total:3d}% ({done}/{total})"
+            whole = max(total, done)
+            filled = 30 * done // whole
+            text = f"{label} [{'#' * filled}{'.' * (30 - filled)}] {100 * done // whole:3d}% ({done}/{whole})"
         else:
             text = f"{label} {done}"
         out.write("\r" + text + ("\n" if final else ""))

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from ipam_client import IpamClient
@@ -12,6 +14,12 @@ if TYPE_CHECKING:
 SERVER_ENV = "IPAM_SERVER"
 TOKEN_ENV = "IPAM_TOKEN"
 DEFAULT_SERVER = "127.0.0.1:50051"
+# The address space the server assumes when a request names none.
+DEFAULT_SPACE = "default"
+# The largest page asked for: listing everything takes few calls, each of a bounded size.
+MAX_PAGE_SIZE = 1000
+
+T = TypeVar("T")
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
@@ -32,6 +40,11 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--key-file", metavar="PEM", help="client key for mutual TLS")
 
 
+def add_space_option(parser: argparse.ArgumentParser, what: str = "address space") -> None:
+    """`--space NAME`: the address space of what the command names ("" lets the server use the default)."""
+    parser.add_argument("--space", default="", help=f'{what} (default: "{DEFAULT_SPACE}")')
+
+
 def connect(args: argparse.Namespace) -> IpamClient:
     from ipam_client import IpamClient
 
@@ -45,3 +58,13 @@ def connect(args: argparse.Namespace) -> IpamClient:
         cert_file=args.cert_file,
         key_file=args.key_file,
     )
+
+
+def page_size(limit: int | None) -> int:
+    """The page size for reading at most `limit` items (0, the server's default, for no limit)."""
+    return min(limit, MAX_PAGE_SIZE) if limit else 0
+
+
+def first(limit: int | None, iterate: Callable[..., Iterator[T]], *filters: Any, **named: Any) -> list[T]:
+    """`iterate(*filters, **named, page_size=...)`, at most `limit` items of it: no page beyond is fetched."""
+    return list(itertools.islice(iterate(*filters, **named, page_size=page_size(limit)), limit))

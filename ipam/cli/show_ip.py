@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 from ipam.cli import output, remote
 from ipam.cli.commands import add_verb
+from ipam.cli.remote import DEFAULT_SPACE
 
 if TYPE_CHECKING:
     from ipam_client import pb
 
-DEFAULT_SPACE = "default"
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 DESCRIPTION = """\
@@ -38,18 +38,18 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
         subparsers,
         "show-ip",
         parents,
+        run=run,
         help="what an address is: its pool, host subnet, host, lease and owner",
         examples=[
             "ipam show-ip 10.1.0.20",
             "ipam show-ip 2001:db8::5 -o json",
             "ipam show-ip 10.9.0.4 --space tenant-a",
         ],
+        description=DESCRIPTION,
     )
-    show.description = DESCRIPTION
     show.add_argument("address")
-    show.add_argument("--space", default="", help=f'address space (default: "{DEFAULT_SPACE}")')
+    remote.add_space_option(show)
     output.add_options(show)
-    show.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -164,8 +164,7 @@ def render(report: dict[str, Any], pool: pb.Pool | None, subnet: pb.HostSubnet |
             role += f", inside reserved {report['reserved_cidr']}"
         rows.append(("role", role))
     rows.extend(_lease_rows(lease, report["cooldown_until"]))
-    width = max(len(key) for key, _ in rows) + 1
-    return "".join(f"{key + ':':<{width}} {value}\n" for key, value in rows)
+    return output.fields(rows)
 
 
 def _lease_rows(lease: pb.Lease | None, cooldown_until: str | None) -> list[tuple[str, str]]:
@@ -173,17 +172,13 @@ def _lease_rows(lease: pb.Lease | None, cooldown_until: str | None) -> list[tupl
         return [("lease", "none: never leased")]
     record = output.record(lease)
     owner = f"{lease.owner_id}/{lease.interface}"
-    since = _time(record.get("allocate_time", ""))
+    since = output.to_seconds(record.get("allocate_time", "")) or "-"
     if lease.state == _active():
         rows = [("lease", f"active, held by {owner} on host {lease.host} since {since}")]
     else:
-        released = _time(record.get("release_time", ""))
+        released = output.to_seconds(record.get("release_time", "")) or "-"
         state = f"in cooldown until {cooldown_until}" if cooldown_until else "free"
         rows = [("lease", f"{state}: released {released}, last held by {owner} on host {lease.host} since {since}")]
     if lease.attributes:
         rows.append(("attributes", ",".join(f"{k}={v}" for k, v in sorted(lease.attributes.items()))))
     return rows
-
-
-def _time(text: str) -> str:
-    return text.split(".")[0] + "Z" if "." in text else text or "-"

@@ -7,9 +7,9 @@ from typing import Any
 
 from ipam.cli import output, remote
 from ipam.cli.commands import add_noun, add_verb
-from ipam.cli.output import column
+from ipam.cli.output import column, time_column
 
-COLUMNS = [column("name", "name"), column("description", "description"), column("created", "create_time")]
+COLUMNS = [column("name", "name"), column("description", "description"), time_column("created", "create_time")]
 
 
 def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -24,42 +24,46 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
         verbs,
         "create",
         parents,
+        run=run_create,
         help="create an address space",
         examples=["ipam space create tenant-a --description 'Tenant A overlay'"],
     )
     create.add_argument("name")
     create.add_argument("--description", default="")
     output.add_options(create)
-    create.set_defaults(run=run_create)
 
     listing = add_verb(
-        verbs, "list", parents, help="list address spaces", examples=["ipam space list", "ipam space list -o json"]
+        verbs,
+        "list",
+        parents,
+        run=run_list,
+        help="list address spaces",
+        examples=["ipam space list", "ipam space list -o json"],
     )
     output.add_options(listing, listing=True)
-    listing.set_defaults(run=run_list)
 
     delete = add_verb(
         verbs,
         "delete",
         parents,
+        run=run_delete,
         help="delete an address space that holds no pools",
         examples=["ipam space delete tenant-a"],
     )
     delete.add_argument("name")
-    delete.set_defaults(run=run_delete)
 
 
 def run_create(args: argparse.Namespace) -> int:
     with remote.connect(args) as ipam:
         created = ipam.create_address_space(args.name, args.description)
-    output.emit(args, [output.record(created)], COLUMNS, single=True)
+    output.emit_message(args, created, COLUMNS)
     return 0
 
 
 def run_list(args: argparse.Namespace) -> int:
     with remote.connect(args) as ipam:
-        spaces = ipam.list_address_spaces()[: args.limit]
-    output.emit(args, [output.record(s) for s in spaces], COLUMNS)
+        spaces = remote.first(args.limit, ipam.iter_address_spaces)
+    output.emit_messages(args, spaces, COLUMNS)
     return 0
 
 

@@ -7,11 +7,9 @@ from typing import Any
 
 from ipam.cli import output, remote
 from ipam.cli.commands import add_noun, add_verb
-from ipam.cli.errors import CliError
-from ipam.cli.output import Column, column
-from ipam.cli.pools import used_percent
-
-DEFAULT_SPACE = "default"
+from ipam.cli.errors import CliError, UsageError
+from ipam.cli.output import column, time_column, used_column
+from ipam.cli.remote import DEFAULT_SPACE
 
 COLUMNS = [
     column("cidr", "cidr"),
@@ -22,8 +20,8 @@ COLUMNS = [
     column("allocated", "usage.allocated_addresses"),
     column("cooling", "usage.cooling_addresses"),
     column("free", "usage.free_addresses"),
-    Column("used", lambda item: used_percent(item.get("usage") or {})),
-    column("created", "create_time"),
+    used_column(),
+    time_column("created", "create_time"),
 ]
 
 
@@ -39,6 +37,7 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
         verbs,
         "create",
         parents,
+        run=run_create,
         help="acquire a host subnet for a host (returns the host's subnet when it still has room)",
         examples=[
             "ipam subnet create --host node-1 --pool prod-v4",
@@ -55,36 +54,36 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     )
     create.add_argument("--family", type=int, choices=(4, 6), default=0, help="without --pool: only IPv4 or IPv6 pools")
     output.add_options(create)
-    create.set_defaults(run=run_create, parser=create)
 
     listing = add_verb(
         verbs,
         "list",
         parents,
+        run=run_list,
         help="list host subnets with their usage",
         examples=["ipam subnet list", "ipam subnet list --pool prod-v4", "ipam subnet list --host node-1 -o json"],
     )
     listing.add_argument("--pool", default="", help="only the subnets of this pool")
     listing.add_argument("--host", default="", help="only the subnets of this host")
     output.add_options(listing, listing=True)
-    listing.set_defaults(run=run_list)
 
     show = add_verb(
         verbs,
         "show",
         parents,
+        run=run_show,
         help="show a host subnet and its usage",
         examples=["ipam subnet show 10.1.4.0/24", "ipam subnet show fd00:1:0:7::/64 --space tenant-a -o yaml"],
     )
     show.add_argument("cidr")
-    show.add_argument("--space", default="", help="address space (default: default)")
+    remote.add_space_option(show)
     output.add_options(show)
-    show.set_defaults(run=run_show)
 
     release = add_verb(
         verbs,
         "release",
         parents,
+        run=run_release,
         help="release a host subnet back to its pool",
         examples=[
             "ipam subnet release 10.1.4.0/24",
@@ -92,24 +91,23 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
         ],
     )
     release.add_argument("cidr")
-    release.add_argument("--space", default="", help="address space (default: default)")
+    remote.add_space_option(release)
     release.add_argument("--force", action="store_true", help="release even when the subnet holds active leases")
-    release.set_defaults(run=run_release)
 
 
 def run_create(args: argparse.Namespace) -> int:
     if args.pool and args.family:
-        args.parser.error("argument --family: not allowed with argument --pool (the pool has one family)")
+        raise UsageError("argument --family: not allowed with argument --pool (the pool has one family)")
     with remote.connect(args) as ipam:
         subnet = ipam.acquire_subnet(args.host, args.pool, space=args.space, family=args.family)
-    output.emit(args, [output.record(subnet)], COLUMNS, single=True)
+    output.emit_message(args, subnet, COLUMNS)
     return 0
 
 
 def run_list(args: argparse.Namespace) -> int:
     with remote.connect(args) as ipam:
-        subnets = ipam.list_subnets(args.pool, args.host)[: args.limit]
-    output.emit(args, [output.record(s) for s in subnets], COLUMNS)
+        subnets = remote.first(args.limit, ipam.iter_subnets, args.pool, args.host)
+    output.emit_messages(args, subnets, COLUMNS)
     return 0
 
 
@@ -124,7 +122,7 @@ def run_show(args: argparse.Namespace) -> int:
         holding = ipam.list_subnets(address=str(network.network_address), space=args.space)
     for subnet in holding:
         if subnet.cidr == str(network):
-            output.emit(args, [output.record(subnet)], COLUMNS, single=True)
+            output.emit_message(args, subnet, COLUMNS)
             return 0
     hint = "".join(f' ({s.cidr} of pool "{s.pool}", host "{s.host}", holds that address)' for s in holding)
     raise CliError(f'no host subnet {network} in address space "{space}"{hint}')

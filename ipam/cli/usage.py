@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any, TextIO
 
@@ -17,7 +15,9 @@ BAR_WIDTH = 20
 SUFFIXES = ((10**18, "E"), (10**15, "P"), (10**12, "T"), (10**9, "G"), (10**6, "M"))
 SCIENTIFIC_FROM = 10**21
 COUNTS = ("total_addresses", "reserved_addresses", "allocated_addresses", "cooling_addresses", "free_addresses")
-EXIT_STATUS = """
+HEADERS = ["pool", "cidr", "host", "total", "reserved", "allocated", "cooling", "free", "used", "bar"]
+NUMBERS = {"total", "reserved", "allocated", "cooling", "free", "used"}
+EXIT_STATUS = """\
 exit status:
   0  printed; with --warn, no pool is at or above the threshold
   1  with --warn, at least one pool is at or above it (one warning line per pool on stderr,
@@ -37,6 +37,7 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
         subparsers,
         "usage",
         parents,
+        run=run,
         help="show address utilization per pool and host subnet, fullest first",
         examples=[
             "ipam usage",
@@ -44,8 +45,8 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
             "ipam usage --warn 80 --pools-only",
             "ipam usage -o json | jq '.[] | select(.warn) | .name'",
         ],
+        notes=EXIT_STATUS,
     )
-    parser.epilog = (parser.epilog or "") + "\n" + EXIT_STATUS
     parser.add_argument("pool", nargs="?", metavar="POOL", help="only this pool (default: every pool)")
     parser.add_argument(
         "--warn",
@@ -55,7 +56,6 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     )
     parser.add_argument("--pools-only", action="store_true", help="leave out the host subnets")
     output.add_options(parser)
-    parser.set_defaults(run=run)
 
 
 def percent(value: str) -> float:
@@ -121,8 +121,7 @@ def counts(usage: Any, *, with_subnets: bool) -> dict[str, Any]:
 
 def fraction_used(row: dict[str, Any]) -> Fraction | None:
     """allocated / assignable, exactly; None when nothing is assignable."""
-    assignable = row["assignable_addresses"]
-    return Fraction(row["allocated_addresses"], assignable) if assignable else None
+    return output.used_fraction(row["allocated_addresses"], row["assignable_addresses"])
 
 
 def fullness_key(row: dict[str, Any]) -> Fraction:
@@ -138,13 +137,8 @@ def at_or_above(row: dict[str, Any], threshold: float) -> bool:
 
 def write(args: argparse.Namespace, report: list[dict[str, Any]], stream: TextIO | None = None) -> None:
     out = stream or sys.stdout
-    if args.output == "json":
-        json.dump(report, out, indent=2)
-        out.write("\n")
-    elif args.output == "yaml":
-        import yaml
-
-        yaml.safe_dump(report, out, sort_keys=False, default_flow_style=False)
+    if args.output != "table":
+        output.emit(args, report, [], stream=out)
     elif not report:
         out.write("no pools\n")
     else:
@@ -152,20 +146,13 @@ def write(args: argparse.Namespace, report: list[dict[str, Any]], stream: TextIO
 
 
 def table(report: list[dict[str, Any]]) -> str:
-    headers = ["pool", "cidr", "host", "total", "reserved", "allocated", "cooling", "free", "used", "bar"]
-    right = {"total", "reserved", "allocated", "cooling", "free", "used"}
+    """A row per pool, each followed by a row per host subnet (indented under CIDR)."""
     rows: list[list[str]] = []
     for p in report:
         name = p["name"] + (" (disabled)" if p["disabled"] else "")
         rows.append([name, p["cidr"], "", *cells(p)])
         rows += [["", "  " + s["cidr"], s["host"] or "-", *cells(s)] for s in p.get("subnets", [])]
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-
-    def line(cols: Sequence[str]) -> str:
-        parts = [c.rjust(w) if h in right else c.ljust(w) for c, w, h in zip(cols, widths, headers, strict=True)]
-        return "  ".join(parts).rstrip()
-
-    return "\n".join([line([h.upper() for h in headers]), *(line(r) for r in rows)]) + "\n"
+    return output.table(HEADERS, rows, right=NUMBERS)
 
 
 def cells(row: dict[str, Any]) -> list[str]:
@@ -185,15 +172,7 @@ def humanize(count: int) -> str:
 
 
 def format_percent(row: dict[str, Any]) -> str:
-    """One decimal; never rounds a non-empty row down to 0% nor a non-full one up to 100%."""
-    used = fraction_used(row)
-    if used is None:
-        return "-"
-    if 0 < used < Fraction(1, 1000):
-        return "<0.1%"
-    if Fraction(999, 1000) < used < 1:
-        return ">99.9%"
-    return f"{float(used * 100):.1f}%"
+    return output.percent(fraction_used(row))
 
 
 def bar(row: dict[str, Any]) -> str:
