@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import grpc
 
@@ -40,19 +42,21 @@ def open_channel(
     ca_file: str | os.PathLike[str] | None = None,
     cert_file: str | os.PathLike[str] | None = None,
     key_file: str | os.PathLike[str] | None = None,
+    options: Sequence[tuple[str, Any]] = (),
 ) -> grpc.Channel:
     """A channel to ``server``; TLS when ``tls`` is true or any certificate file is given.
 
     ``ca_file`` verifies the server (system roots when omitted); ``cert_file`` + ``key_file``
-    present a client certificate (mutual TLS).
+    present a client certificate (mutual TLS). ``options`` are extra gRPC channel arguments.
     """
+    channel_options = [*_OPTIONS, *options]
     if (cert_file is None) != (key_file is None):
         raise ValueError("cert_file and key_file must be given together")
     if not (tls or ca_file or cert_file):
-        return grpc.insecure_channel(server, options=_OPTIONS)
+        return grpc.insecure_channel(server, options=channel_options)
     credentials = grpc.ssl_channel_credentials(
         root_certificates=_read(ca_file),
         private_key=_read(key_file),
         certificate_chain=_read(cert_file),
     )
-    return grpc.secure_channel(server, credentials, options=_OPTIONS)
+    return grpc.secure_channel(server, credentials, options=channel_options)

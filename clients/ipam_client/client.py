@@ -8,7 +8,7 @@ and gRPC errors converted to :mod:`ipam_client.errors` classes.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Protocol, TypeVar, cast
 
@@ -43,7 +43,8 @@ class IpamClient:
     ``$IPAM_TOKEN`` (sent as ``authorization: Bearer <token>``). ``timeout`` bounds each attempt
     of each call, in seconds. ``retries`` is how many times a call is retried after UNAVAILABLE
     (reads also after DEADLINE_EXCEEDED). TLS is used when ``tls`` is true or a certificate file
-    is given. Use as a context manager or call :meth:`close`.
+    is given. ``channel_options`` are extra gRPC channel arguments (e.g.
+    ``("grpc.max_reconnect_backoff_ms", 5000)``). Use as a context manager or call :meth:`close`.
 
     Creates (spaces, pools) are retried on UNAVAILABLE too: if the first attempt did commit
     before the connection failed, the retry reports ``AlreadyExists``.
@@ -60,6 +61,7 @@ class IpamClient:
         ca_file: PathLike | None = None,
         cert_file: PathLike | None = None,
         key_file: PathLike | None = None,
+        channel_options: Sequence[tuple[str, Any]] = (),
     ) -> None:
         if timeout <= 0:
             raise ValueError(f"timeout must be positive, got {timeout}")
@@ -69,7 +71,9 @@ class IpamClient:
         self.timeout = timeout
         self.retries = retries
         self._metadata = auth_metadata(resolve_token(token))
-        self._channel = open_channel(self.server, tls=tls, ca_file=ca_file, cert_file=cert_file, key_file=key_file)
+        self._channel = open_channel(
+            self.server, tls=tls, ca_file=ca_file, cert_file=cert_file, key_file=key_file, options=channel_options
+        )
         self._spaces = ipam_pb2_grpc.AddressSpaceServiceStub(self._channel)
         self._pools = ipam_pb2_grpc.PoolServiceStub(self._channel)
         self._hosts = ipam_pb2_grpc.HostServiceStub(self._channel)
