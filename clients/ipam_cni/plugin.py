@@ -1,0 +1,211 @@
+"""`ipam-cni`: the CNI IPAM plugin executable, a thin shim in front of the host's `ipam agent`.
+
+The runtime (or a main plugin such as `bridge`) runs it once per container start with the CNI_*
+environment and the network config on stdin. It validates both, sends one request to the agent
+over its unix socket (:mod:`ipam_cni.protocol`), and prints the result encoded in the config's
+cniVersion. Standard library only: no grpc, nothing heavy per call.
+
+Exit status 0 with the result (ADD, VERSION) or nothing (DEL, CHECK, GC, STATUS) on stdout; on
+failure a CNI error `{"cniVersion", "code", "msg", "details"}` on stdout and exit status 1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import IO, TYPE_CHECKING, Any
+
+from ipam_cni import protocol
+from ipam_cni.config import (
+    CODE_INTERNAL,
+    CODE_IO_FAILURE,
+    CODE_NOT_AVAILABLE,
+    CODE_TRY_AGAIN,
+    LATEST_VERSION,
+    CniError,
+    attributes,
+    check_version,
+    config_version,
+    decode_stdin,
+    parse_network,
+    prev_addresses,
+    read_command,
+    read_environment,
+    requested_addresses,
+    valid_attachments,
+)
+from ipam_cni.result import add_result, error_result, version_answer
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from ipam_cni.config import Environment, NetConfig
+
+# How long one request to the agent may take (it may wait on the server for an allocation).
+AGENT_TIMEOUT = 60.0
+
+
+class Outcome:
+    """What the invocation prints and its exit status."""
+
+    __slots__ = ("output", "status")
+
+    def __init__(self, output: dict[str, Any] | None, status: int = 0) -> None:
+        self.output = output
+        self.status = status
+
+
+def run(env: Mapping[str, str], stdin: bytes) -> Outcome:
+    """One invocation: the environment and stdin in, what to print and the exit status out."""
+    version = LATEST_VERSION
+    try:
+        command = read_command(env)
+        if command == "VERSION":
+            return Outcome(version_answer(_requested_version(stdin)))
+        cni_env = read_environment(command, env)
+        conf = decode_stdin(stdin)
+        version = config_version(conf)
+        check_version(command, version)
+        net = parse_network(conf, version)
+        message = build_request(cni_env, net)
+        if net.ipam.server:
+            response = ask_server(net.ipam.server, message)
+        else:
+            response = ask_agent(net.ipam.agent_socket, message)
+        return Outcome(answer(command, net, response))
+    except CniError as error:
+        return Outcome(error_result(version, error), 1)
+
+
+def _requested_version(stdin: bytes) -> str:
+    """The cniVersion VERSION asks in; libcni's skel ignores stdin here, and so do we on junk."""
+    try:
+        value = json.loads(stdin.decode("utf-8")) if stdin.strip() else {}
+    except ValueError:
+        return LATEST_VERSION
+    requested = value.get("cniVersion") if isinstance(value, dict) else None
+    return requested if isinstance(requested, str) else LATEST_VERSION
+
+
+def build_request(cni_env: Environment, net: NetConfig) -> dict[str, Any]:
+    """The agent request of `ipam_cni.protocol` (every key present)."""
+    command = cni_env.command
+    per_container = command in ("ADD", "DEL", "CHECK")
+    return {
+        "command": command,
+        "container_id": cni_env.container_id if per_container else "",
+        "ifname": cni_env.ifname if per_container else "",
+        "network": net.name,
+        "pools": net.ipam.pools,
+        "space": net.ipam.space,
+        # Only ADD allocates; a bad requested address must not make DEL fail.
+        "addresses": requested_addresses(net.raw, cni_env.args) if command in ("ADD", "CHECK") else [],
+        "attributes": attributes(cni_env.args),
+        "prev_addresses": prev_addresses(net.raw) if command == "CHECK" else [],
+        "valid_attachments": valid_attachments(net.raw) if command == "GC" else [],
+    }
+
+
+def ask_agent(socket_path: str, message: dict[str, Any]) -> dict[str, Any]:
+    """The agent's response; an unreachable agent is 11 (try again later), 50 for STATUS."""
+    status = message["command"] == "STATUS"
+    code = CODE_NOT_AVAILABLE if status else CODE_TRY_AGAIN
+    try:
+        return protocol.request(socket_path, message, timeout=AGENT_TIMEOUT)
+    except OSError as exc:
+        raise CniError(
+            code,
+            f"ipam agent unreachable at {socket_path}" + ("" if status else ": try again later"),
+            f"{type(exc).__name__}: {exc}",
+        ) from None
+    except ValueError as exc:
+        raise CniError(
+            code,
+            f"ipam agent at {socket_path} sent no valid answer" + ("" if status else ": try again later"),
+            str(exc),
+        ) from None
+
+
+def ask_server(server: str, message: dict[str, Any]) -> dict[str, Any]:
+    """Server mode (`ipam.server`, no agent): carry the request out in this process with the
+    agent's own handlers, for this machine's host name. Imports grpc, so only here."""
+    import contextlib
+    import socket
+
+    from ipam_agent.handlers import Handlers
+    from ipam_agent.heartbeat import Registration
+    from ipam_client import IpamClient, IpamClientError
+
+    host = socket.gethostname()
+    with IpamClient(server) as client, IpamClient(server, timeout=3.0, retries=0) as status_client:
+        labels: dict[str, str] = {}
+        if message["command"] == "ADD":
+            # ADD registers the host: keep the labels an agent or an operator gave it. A server
+            # that cannot be reached fails the allocation just after, with the handlers' code.
+            with contextlib.suppress(IpamClientError):
+                labels = dict(client.get_host(host).labels)
+        return Handlers(client, status_client, Registration(client, host, labels)).handle(message)
+
+
+def answer(command: str, net: NetConfig, response: dict[str, Any]) -> dict[str, Any] | None:
+    """What to print for the agent's response: the ADD result, nothing, or the agent's error."""
+    if response.get("ok") is not True:
+        code = response.get("code")
+        raise CniError(
+            code if isinstance(code, int) and not isinstance(code, bool) and code > 0 else CODE_INTERNAL,
+            str(response.get("msg") or "ipam agent refused the request"),
+            str(response.get("details") or ""),
+        )
+    if command == "ADD":
+        ips = response.get("ips")
+        if not isinstance(ips, list) or not ips or not all(_is_ip_entry(ip) for ip in ips):
+            raise CniError(CODE_INTERNAL, "ipam agent answered ADD without valid addresses", json.dumps(response))
+        return add_result(net.cni_version, ips, net.ipam.routes, net.ipam.dns)
+    if command == "GC":
+        errors = response.get("errors") or []
+        if errors:
+            released = response.get("released", 0)
+            raise CniError(
+                protocol.CODE_REFUSED,
+                f"GC released {released} lease(s) but failed on {len(errors)}",
+                "; ".join(str(error) for error in errors),
+            )
+    return None
+
+
+def _is_ip_entry(ip: Any) -> bool:
+    return isinstance(ip, dict) and isinstance(ip.get("address"), str) and "/" in ip["address"]
+
+
+def _read_stdin(stream: IO[bytes] | None) -> bytes:
+    return stream.read() if stream is not None else b""
+
+
+def main() -> None:
+    """Console script entry point: never a traceback, always CNI JSON on failure."""
+    try:
+        outcome = _invoke()
+    except (Exception, KeyboardInterrupt) as exc:
+        error = CniError(CODE_INTERNAL, f"ipam-cni internal error: {type(exc).__name__}: {exc}")
+        outcome = Outcome(error_result(LATEST_VERSION, error), 1)
+    status = outcome.status
+    try:
+        if outcome.output is not None:
+            sys.stdout.write(json.dumps(outcome.output) + "\n")
+        sys.stdout.flush()
+    except (Exception, KeyboardInterrupt):
+        status = 1
+    sys.exit(status)
+
+
+def _invoke() -> Outcome:
+    try:
+        stdin = _read_stdin(getattr(sys.stdin, "buffer", None))
+    except OSError as exc:
+        return Outcome(error_result(LATEST_VERSION, CniError(CODE_IO_FAILURE, "error reading from stdin", str(exc))), 1)
+    return run(os.environ, stdin)
+
+
+if __name__ == "__main__":
+    main()
