@@ -1,0 +1,101 @@
+"""`ipam-agent` (also `ipam agent`): register the host, heartbeat, serve the CNI plugin's socket.
+
+Runs until SIGTERM or SIGINT, then stops serving and removes the socket. Start-up failures print
+one line, `ipam-agent: error: ...`, and exit 1 (2 for bad arguments). While the server cannot be
+reached the agent keeps serving: ADD answers code 11 (try again later) and the heartbeat retries
+with backoff.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from types import FrameType
+
+from ipam_agent.handlers import Handlers
+from ipam_agent.heartbeat import Registration, heartbeat
+from ipam_agent.options import add_arguments
+from ipam_agent.server import AgentSocketError, AgentSocketServer
+from ipam_client import IpamClient
+
+log = logging.getLogger("ipam_agent")
+
+# gRPC's own reconnect backoff grows to 120 s; cap it so the agent notices a restarted server soon.
+CHANNEL_OPTIONS = [("grpc.max_reconnect_backoff_ms", 5000)]
+STATUS_TIMEOUT = 3.0
+
+
+class AgentError(Exception):
+    """A start-up failure, explained in one line."""
+
+
+def build_parser(prog: str = "ipam-agent") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Register this host with the IPAM server, heartbeat, and serve the ipam-cni socket.",
+    )
+    add_arguments(parser)
+    parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    try:
+        return run(args)
+    except AgentError as err:
+        print(f"ipam-agent: error: {err}", file=sys.stderr)
+        return 1
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until SIGTERM/SIGINT; raises AgentError when it cannot start."""
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    client = IpamClient(args.server, args.token, channel_options=CHANNEL_OPTIONS)
+    status_client = IpamClient(
+        args.server, args.token, timeout=STATUS_TIMEOUT, retries=0, channel_options=CHANNEL_OPTIONS
+    )
+    registration = Registration(client, args.host, dict(args.label))
+    try:
+        server = AgentSocketServer(args.socket, Handlers(client, status_client, registration).handle)
+    except AgentSocketError as err:
+        client.close()
+        status_client.close()
+        raise AgentError(str(err)) from None
+    threads = [
+        threading.Thread(target=heartbeat, args=(registration, args.heartbeat, stop), name="heartbeat", daemon=True),
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="socket", daemon=True),
+    ]
+    for thread in threads:
+        thread.start()
+    log.info("serving %s for host %r (server %s)", args.socket, args.host, client.server)
+    while not stop.wait(1.0):
+        pass
+    log.info("stopping")
+    server.shutdown()
+    server.remove()
+    client.close()
+    status_client.close()
+    return 0
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, handler)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

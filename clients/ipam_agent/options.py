@@ -1,0 +1,53 @@
+"""The agent's command-line options, shared by `ipam-agent` and `ipam agent` (standard library only,
+so that building the `ipam` CLI's parser stays light)."""
+
+from __future__ import annotations
+
+import argparse
+
+from ipam_cni.protocol import DEFAULT_SOCKET
+
+DEFAULT_HEARTBEAT = 10.0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", required=True, help="this host's name, as registered with the server")
+    parser.add_argument(
+        "--label", metavar="KEY=VALUE", action="append", type=_label, default=[], help="a host label (repeatable)"
+    )
+    parser.add_argument("--socket", default=DEFAULT_SOCKET, help=f"unix socket to serve (default: {DEFAULT_SOCKET})")
+    parser.add_argument(
+        "--server", metavar="HOST:PORT", type=_address, help="IPAM server (default: $IPAM_SERVER, else 127.0.0.1:50051)"
+    )
+    parser.add_argument("--token", help="bearer token (default: $IPAM_TOKEN)")
+    parser.add_argument(
+        "--heartbeat",
+        metavar="SECONDS",
+        type=_positive,
+        default=DEFAULT_HEARTBEAT,
+        help=f"seconds between registrations (default: {DEFAULT_HEARTBEAT:g})",
+    )
+
+
+def _label(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key, value
+
+
+def _address(text: str) -> str:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT such as 10.0.0.1:50051, got {text!r}")
+    return text
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value

@@ -1,0 +1,112 @@
+"""The agent's unix socket: one thread per connection, one request and one response each."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import logging
+import os
+import socket
+import socketserver
+import stat
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ipam_agent.handlers import CODE_DECODE
+from ipam_cni import protocol
+
+log = logging.getLogger("ipam_agent.server")
+
+SOCKET_MODE = 0o660  # root (the runtime) and the socket's group only
+READ_TIMEOUT_SECONDS = 10.0
+
+Handle = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+class AgentSocketError(Exception):
+    """The socket cannot be served (directory not writable, another agent on it, ...)."""
+
+
+class _Connection(socketserver.BaseRequestHandler):
+    server: AgentSocketServer
+
+    def handle(self) -> None:
+        sock: socket.socket = self.request
+        sock.settimeout(READ_TIMEOUT_SECONDS)
+        try:
+            data = protocol.read_line(sock)
+        except OSError as err:
+            log.debug("reading a request failed: %s", err)
+            return
+        try:
+            message = protocol.decode(data)
+        except (ValueError, UnicodeDecodeError) as err:
+            response = protocol.failure(CODE_DECODE, f"cannot decode the request: {err}")
+        else:
+            response = self.server.handle_message(message)
+        with contextlib.suppress(OSError):  # the plugin went away: nothing to tell it
+            sock.sendall(json.dumps(response).encode() + b"\n")
+
+
+class AgentSocketServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+    block_on_close = False
+    # socketserver's default backlog of 5 makes concurrent plugins fail to connect (EAGAIN).
+    request_queue_size = socket.SOMAXCONN
+
+    def __init__(self, path: str, handle: Handle) -> None:
+        self.path = path
+        self.handle_message = handle
+        _prepare(path)
+        old_umask = os.umask(0o177)  # no window in which others may connect before the chmod
+        try:
+            super().__init__(path, _Connection)
+        except OSError as err:
+            raise AgentSocketError(f"cannot listen on {path}: {err.strerror or err}") from None
+        finally:
+            os.umask(old_umask)
+        os.chmod(path, SOCKET_MODE)
+        self._inode = os.stat(path).st_ino
+
+    def remove(self) -> None:
+        """Close and remove the socket file, unless another agent has replaced it meanwhile."""
+        self.server_close()
+        with contextlib.suppress(OSError):
+            if os.stat(self.path).st_ino == self._inode:
+                os.unlink(self.path)
+
+
+def _prepare(path: str) -> None:
+    """Create the parent directory; remove a stale socket file left by an agent that died."""
+    target = Path(path)
+    try:
+        target.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+    except FileExistsError:
+        raise AgentSocketError(f"cannot create {target.parent}: a file of that name exists") from None
+    except OSError as err:
+        raise AgentSocketError(f"cannot create {target.parent}: {err.strerror or err}") from None
+    try:
+        mode = target.lstat().st_mode
+    except FileNotFoundError:
+        return
+    except OSError as err:
+        raise AgentSocketError(f"cannot use {path}: {err.strerror or err}") from None
+    if not stat.S_ISSOCK(mode):
+        raise AgentSocketError(f"{path} exists and is not a socket; remove it or choose another --socket")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        try:
+            probe.connect(path)
+        except OSError as err:
+            if err.errno not in (errno.ECONNREFUSED, errno.ENOENT):
+                raise AgentSocketError(f"cannot use {path}: {err.strerror or err}") from None
+        else:
+            raise AgentSocketError(f"another agent is already serving {path}")
+    try:
+        target.unlink()
+    except FileNotFoundError:
+        pass
+    except OSError as err:
+        raise AgentSocketError(f"cannot remove stale socket {path}: {err.strerror or err}") from None
+    log.info("removed stale socket %s", path)
