@@ -1,0 +1,241 @@
+"""CNI IPAM plugin latency: `ipam-cni` (through the host agent) against the reference `host-local`.
+
+    python benchmarks/cni.py [--database-url URL] [--iterations 200] [--warmup 10] [--ipam-cni PATH]
+
+Starts `ipam serve` (on an embedded PostgreSQL when no URL is given) and one `ipam-agent`, creates
+a pool in an address space of its own, then executes both IPAM plugins the way a main plugin
+(bridge, macvlan, ...) delegates to them: the plugin executable with the CNI_* environment and
+the whole network config on stdin. Each iteration runs, for a new container id, `ipam-cni` ADD
+and DEL, then `host-local` ADD and DEL (its own dataDir in a temporary directory), so both see the
+same machine state. Also timed, to tell where the time goes: the same ADD sent straight to the
+agent's socket from this process (agent + server + database, no plugin process), and
+`python -c pass` with this interpreter (the floor of any Python executable). `--ipam-cni` times
+another installation of the plugin, e.g. a non-editable one in a venv of its own as deployed
+(a development venv's editable installs make every interpreter start slower).
+
+Prints median and p90 of ADD, DEL and ADD+DEL for both plugins and the ratio of the ADD medians
+(the issue's target: ipam-cni ADD median at most 4x host-local's). Needs no root: no namespace
+is touched (an IPAM plugin never enters CNI_NETNS). With a given database, what it creates is
+deleted at the end. Figures on a shared machine are noisy: compare the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ipam_client import IpamClient
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import database, free_port, ipam_server, percentile
+
+HOST_LOCAL = Path("/usr/lib/cni/host-local")
+NETWORK = "bench-cni"
+AGENT_START_SECONDS = 30.0
+SAMPLES = ("ours-add", "ours-del", "ref-add", "ref-del", "agent", "py")
+
+
+def console_script(name: str) -> Path:
+    beside = Path(sys.executable).parent / name
+    found = str(beside) if beside.is_file() else shutil.which(name)
+    if not found:
+        raise SystemExit(f"{name} is not installed: pip install -e ./clients")
+    return Path(found)
+
+
+def run_plugin(plugin: Path, command: str, config: dict[str, Any], container_id: str) -> tuple[float, str]:
+    """Execute the plugin as libcni does; returns (seconds, stdout). Exits on a plugin failure."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CNI_")}
+    env.update(
+        CNI_COMMAND=command,
+        CNI_CONTAINERID=container_id,
+        # Must be set for ADD; an IPAM plugin never enters it, so this process's own will do.
+        CNI_NETNS=f"/proc/{os.getpid()}/ns/net",
+        CNI_IFNAME="eth0",
+        CNI_PATH=str(plugin.parent),
+    )
+    stdin = json.dumps(config)
+    start = time.perf_counter()
+    proc = subprocess.run([str(plugin)], input=stdin, env=env, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(
+            f"{plugin.name} {command} {container_id} exited with {proc.returncode}\n"
+            f"stdout: {proc.stdout}\nstderr: {proc.stderr}"
+        )
+    return elapsed, proc.stdout
+
+
+@contextlib.contextmanager
+def agent(executable: Path, server: str, host: str, workdir: Path) -> Iterator[str]:
+    """`ipam-agent` for `host`; yields its socket path once it answers."""
+    from ipam_cni import protocol
+
+    socket_path = str(workdir / "agent.sock")
+    log = workdir / "agent.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(executable), "--host", host, "--socket", socket_path, "--server", server],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        probe = {
+            "command": "STATUS",
+            "container_id": "",
+            "ifname": "",
+            "network": NETWORK,
+            "pools": [],
+            "space": "",
+            "addresses": [],
+            "attributes": {},
+            "prev_addresses": [],
+            "valid_attachments": [],
+        }
+        deadline = time.monotonic() + AGENT_START_SECONDS
+        while True:
+            if process.poll() is not None:
+                raise SystemExit(f"ipam-agent exited with {process.returncode}:\n{log.read_text(errors='replace')}")
+            with contextlib.suppress(OSError, ValueError):
+                protocol.request(socket_path, probe, timeout=5)
+                break
+            if time.monotonic() > deadline:
+                raise SystemExit(f"ipam-agent did not answer on {socket_path}:\n{log.read_text(errors='replace')}")
+            time.sleep(0.1)
+        yield socket_path
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def agent_round_trip(socket_path: str, pool: str, space: str, container: str) -> float:
+    """ADD then DEL straight to the agent's socket, as ipam-cni sends them; returns the ADD's seconds."""
+    from ipam_cni import protocol
+
+    message: dict[str, Any] = {
+        "command": "ADD",
+        "container_id": container,
+        "ifname": "eth0",
+        "network": NETWORK,
+        "pools": [pool],
+        "space": space,
+        "addresses": [],
+        "attributes": {},
+        "prev_addresses": [],
+        "valid_attachments": [],
+    }
+    start = time.perf_counter()
+    reply = protocol.request(socket_path, message)
+    elapsed = time.perf_counter() - start
+    released = protocol.request(socket_path, {**message, "command": "DEL"})
+    if not reply.get("ok") or not released.get("ok"):
+        raise SystemExit(f"agent refused: ADD {reply}, DEL {released}")
+    return elapsed
+
+
+def line(label: str, seconds: list[float]) -> str:
+    ordered = sorted(seconds)
+    median = statistics.median(ordered) * 1000
+    return f"{label:<24} median {median:7.2f} ms   p90 {percentile(ordered, 0.9):7.2f} ms   n={len(ordered)}"
+
+
+def bench(args: argparse.Namespace, address: str, workdir: Path) -> None:
+    tag = f"bench-cni-{secrets.token_hex(3)}"
+    space, pool, host = tag, tag, tag
+    ipam_cni = Path(args.ipam_cni) if args.ipam_cni else console_script("ipam-cni")
+    ipam_agent = console_script("ipam-agent")
+    data_dir = workdir / "host-local"
+    with IpamClient(address, timeout=30) as ipam:
+        ipam.create_address_space(space, "benchmarks/cni.py")
+        ipam.create_pool(pool, "10.64.0.0/16", 24, space=space, cooldown_seconds=0)
+        try:
+            with agent(ipam_agent, address, host, workdir) as socket_path:
+                ours = {
+                    "cniVersion": "1.0.0",
+                    "name": NETWORK,
+                    "type": "bridge",
+                    "ipam": {"type": "ipam-cni", "pool": pool, "space": space, "agent_socket": socket_path},
+                }
+                reference = {
+                    "cniVersion": "1.0.0",
+                    "name": NETWORK,
+                    "type": "bridge",
+                    "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.65.0.0/24"}]], "dataDir": str(data_dir)},
+                }
+                times: dict[str, list[float]] = {k: [] for k in SAMPLES}
+                for i in range(args.warmup + args.iterations):
+                    container = f"{tag}-{i:06d}"
+                    sample = {}
+                    for key, plugin, config in (("ours", ipam_cni, ours), ("ref", HOST_LOCAL, reference)):
+                        sample[f"{key}-add"], result = run_plugin(plugin, "ADD", config, container)
+                        deleting = {**config, "prevResult": json.loads(result)}
+                        sample[f"{key}-del"], _ = run_plugin(plugin, "DEL", deleting, container)
+                    sample["agent"] = agent_round_trip(socket_path, pool, space, f"{container}-direct")
+                    start = time.perf_counter()
+                    subprocess.run([sys.executable, "-c", "pass"], check=True)
+                    sample["py"] = time.perf_counter() - start
+                    if i >= args.warmup:
+                        for key, value in sample.items():
+                            times[key].append(value)
+        finally:
+            with contextlib.suppress(Exception):
+                ipam.delete_pool(pool, force=True)
+                ipam.delete_address_space(space)
+
+    both = {k: [a + d for a, d in zip(times[f"{k}-add"], times[f"{k}-del"], strict=True)] for k in ("ours", "ref")}
+    print(f"iterations={args.iterations} warmup={args.warmup} (each: ipam-cni ADD, DEL; host-local ADD, DEL)")
+    print(f"ipam-cni: {ipam_cni}")
+    print(line("ipam-cni ADD:", times["ours-add"]))
+    print(line("host-local ADD:", times["ref-add"]))
+    print(line("ipam-cni DEL:", times["ours-del"]))
+    print(line("host-local DEL:", times["ref-del"]))
+    print(line("ipam-cni ADD+DEL:", both["ours"]))
+    print(line("host-local ADD+DEL:", both["ref"]))
+    print(line("agent socket ADD:", times["agent"]))
+    print(line("python -c pass:", times["py"]))
+    ratio = statistics.median(times["ours-add"]) / statistics.median(times["ref-add"])
+    verdict = "met" if ratio <= 4 else "NOT met"
+    print(f"ratio ADD median ipam-cni/host-local: {ratio:5.2f}   (target <= 4: {verdict})")
+    ratio_both = statistics.median(both["ours"]) / statistics.median(both["ref"])
+    print(f"ratio ADD+DEL median ipam-cni/host-local: {ratio_both:5.2f}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", help="PostgreSQL URL (default: an embedded PostgreSQL)")
+    parser.add_argument("--iterations", type=int, default=200)
+    parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--ipam-cni", metavar="PATH", help="the ipam-cni executable to time (default: this venv's)")
+    args = parser.parse_args()
+    if not HOST_LOCAL.is_file():
+        raise SystemExit(f"{HOST_LOCAL} is missing: apt-get install containernetworking-plugins")
+
+    # Short: unix socket paths are limited to 107 bytes.
+    workdir = Path(tempfile.mkdtemp(prefix="ipam-"))
+    try:
+        with database(args.database_url) as url, ipam_server(url, free_port()) as address:
+            bench(args, address, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
