@@ -93,18 +93,7 @@ def agent(executable: Path, server: str, host: str, workdir: Path) -> Iterator[s
             stderr=subprocess.STDOUT,
         )
     try:
-        probe = {
-            "command": "STATUS",
-            "container_id": "",
-            "ifname": "",
-            "network": NETWORK,
-            "pools": [],
-            "space": "",
-            "addresses": [],
-            "attributes": {},
-            "prev_addresses": [],
-            "valid_attachments": [],
-        }
+        probe = protocol.new_request("STATUS", network=NETWORK)
         deadline = time.monotonic() + AGENT_START_SECONDS
         while True:
             if process.poll() is not None:
@@ -129,18 +118,9 @@ def agent_round_trip(socket_path: str, pool: str, space: str, container: str) ->
     """ADD then DEL straight to the agent's socket, as ipam-cni sends them; returns the ADD's seconds."""
     from ipam_cni import protocol
 
-    message: dict[str, Any] = {
-        "command": "ADD",
-        "container_id": container,
-        "ifname": "eth0",
-        "network": NETWORK,
-        "pools": [pool],
-        "space": space,
-        "addresses": [],
-        "attributes": {},
-        "prev_addresses": [],
-        "valid_attachments": [],
-    }
+    message = protocol.new_request(
+        "ADD", container_id=container, ifname="eth0", network=NETWORK, pools=[pool], space=space
+    )
     start = time.perf_counter()
     reply = protocol.request(socket_path, message)
     elapsed = time.perf_counter() - start

@@ -25,7 +25,7 @@ from processes import free_port
 from sqlalchemy import Engine, text
 
 from ipam_client import IpamClient
-from ipam_cni.protocol import request
+from ipam_cni.protocol import new_request, request
 
 START_SECONDS = 20.0
 
@@ -37,20 +37,7 @@ class Agent:
     log_path: Path
 
     def send(self, command: str, **fields: Any) -> dict[str, Any]:
-        message: dict[str, Any] = {
-            "command": command,
-            "container_id": "",
-            "ifname": "",
-            "network": "net1",
-            "pools": [],
-            "space": "",
-            "addresses": [],
-            "attributes": {},
-            "prev_addresses": [],
-            "valid_attachments": [],
-        }
-        message.update(fields)
-        return request(self.socket, message)
+        return request(self.socket, new_request(command, **{"network": "net1", **fields}))
 
     def add(self, container: str, pools: list[str], ifname: str = "eth0", **fields: Any) -> dict[str, Any]:
         return self.send("ADD", container_id=container, ifname=ifname, pools=pools, **fields)

@@ -226,18 +226,7 @@ def _wait_for_agent(host: Host) -> None:
     """Until the agent answers on its socket (a STATUS request; any answer means it is serving)."""
     from ipam_cni import protocol
 
-    probe = {
-        "command": "STATUS",
-        "container_id": "",
-        "ifname": "",
-        "network": NETWORK,
-        "pools": [POOL],
-        "space": "",
-        "addresses": [],
-        "attributes": {},
-        "prev_addresses": [],
-        "valid_attachments": [],
-    }
+    probe = protocol.new_request("STATUS", network=NETWORK, pools=[POOL])
     deadline = time.monotonic() + AGENT_START_SECONDS
     while True:
         if host.process.poll() is not None:

@@ -92,19 +92,19 @@ def build_request(cni_env: Environment, net: NetConfig) -> dict[str, Any]:
     """The agent request of `ipam_cni.protocol` (every key present)."""
     command = cni_env.command
     per_container = command in ("ADD", "DEL", "CHECK")
-    return {
-        "command": command,
-        "container_id": cni_env.container_id if per_container else "",
-        "ifname": cni_env.ifname if per_container else "",
-        "network": net.name,
-        "pools": net.ipam.pools,
-        "space": net.ipam.space,
+    return protocol.new_request(
+        command,
+        container_id=cni_env.container_id if per_container else "",
+        ifname=cni_env.ifname if per_container else "",
+        network=net.name,
+        pools=net.ipam.pools,
+        space=net.ipam.space,
         # Only ADD allocates; a bad requested address must not make DEL fail.
-        "addresses": requested_addresses(net.raw, cni_env.args) if command in ("ADD", "CHECK") else [],
-        "attributes": attributes(cni_env.args),
-        "prev_addresses": prev_addresses(net.raw) if command == "CHECK" else [],
-        "valid_attachments": valid_attachments(net.raw) if command == "GC" else [],
-    }
+        addresses=requested_addresses(net.raw, cni_env.args) if command in ("ADD", "CHECK") else [],
+        attributes=attributes(cni_env.args),
+        prev_addresses=prev_addresses(net.raw) if command == "CHECK" else [],
+        valid_attachments=valid_attachments(net.raw) if command == "GC" else [],
+    )
 
 
 def ask_agent(socket_path: str, message: dict[str, Any]) -> dict[str, Any]:

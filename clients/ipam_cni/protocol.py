@@ -46,6 +46,27 @@ CODE_EXHAUSTED = 101
 CODE_REFUSED = 102
 
 
+def new_request(command: str, **fields: Any) -> dict[str, Any]:
+    """A request with every key present: the given fields, defaults for the rest."""
+    message: dict[str, Any] = {
+        "command": command,
+        "container_id": "",
+        "ifname": "",
+        "network": "",
+        "pools": [],
+        "space": "",
+        "addresses": [],
+        "attributes": {},
+        "prev_addresses": [],
+        "valid_attachments": [],
+    }
+    unknown = fields.keys() - message.keys()
+    if unknown:
+        raise TypeError(f"not request fields: {sorted(unknown)}")
+    message.update(fields)
+    return message
+
+
 def request(path: str, message: dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:
     """Send one request to the agent and return its response (raises OSError when unreachable)."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
