@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import IO, TYPE_CHECKING, Any
 
 from ipam_cni import protocol
 from ipam_cni.config import (
@@ -37,8 +36,11 @@ from ipam_cni.config import (
 )
 from ipam_cni.result import add_result, error_result, version_answer
 
+# Not `from typing import TYPE_CHECKING`: importing typing costs ~3 ms on every CNI call.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from typing import IO, Any
 
     from ipam_cni.config import Environment, NetConfig
 

@@ -31,7 +31,11 @@ from __future__ import annotations
 
 import json
 import socket
-from typing import Any
+
+# Not `from typing import ...`: importing typing costs ~3 ms on every CNI call.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 DEFAULT_SOCKET = "/run/ipam/agent.sock"
 COMMANDS = ("ADD", "DEL", "CHECK", "GC", "STATUS")

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Mapping
-from typing import Any
 
 from ipam_cni.config import LATEST_VERSION, SPEC_VERSIONS, SUPPORTED_VERSIONS, CniError
+
+# Not `from typing import ...`: importing typing costs ~3 ms on every CNI call.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 ROUTE_FIELDS_1_1 = ("mtu", "advmss", "priority", "table", "scope")
 
