@@ -11,7 +11,7 @@ from ipam.domain.errors import FailedPrecondition, NotFound
 from ipam.domain.layout import subnet_gateway
 from ipam.domain.network import parse_address, parse_cidr
 from ipam.domain.paging import PageRequest, page_of, page_request
-from ipam.domain.records import Page, SubnetRecord
+from ipam.domain.records import Page, PoolRecord, SubnetRecord
 from ipam.service.allocator import HostRef
 from ipam.service.allocator import acquire_subnet as acquire_in
 from ipam.service.pool_choice import choose_pool, require_known
@@ -73,18 +73,23 @@ def list_subnets(
         require_known(conn, pool=pool, host=host, space=space)
         rows = subnet_store.list_subnets(conn, where, page)
         found = page_of(rows, page, "Subnets", lambda r: int(r.id))
-        return Page([_record(conn, r) for r in found.items], found.next_token)
+        return Page(_records(conn, found.items), found.next_token)
 
     return tx.run(engine, work)
 
 
 def _one(conn: Connection, subnet_id: int) -> SubnetRecord:
     rows = subnet_store.list_subnets(conn, SubnetFilter(subnet_id=subnet_id), PageRequest(1, None))
-    return _record(conn, rows[0])
+    return _records(conn, rows)[0]
 
 
-def _record(conn: Connection, row: Any) -> SubnetRecord:
-    pool = pool_store.get_pool_by_id(conn, row.pool_id)
+def _records(conn: Connection, rows: list[Any]) -> list[SubnetRecord]:
+    """Subnet records, reading each pool of the page once (not once per subnet)."""
+    pools = {pool_id: pool_store.get_pool_by_id(conn, pool_id) for pool_id in {row.pool_id for row in rows}}
+    return [_record(row, pools[row.pool_id]) for row in rows]
+
+
+def _record(row: Any, pool: PoolRecord) -> SubnetRecord:
     layout = layout_of(pool)
     gateway = subnet_gateway(row.cidr, pool.gateway_policy)
     return SubnetRecord(

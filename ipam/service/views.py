@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
@@ -33,7 +34,7 @@ def pool_with_usage(conn: Connection, pool: PoolRecord) -> PoolRecord:
         total_subnets=layout.usable_block_count + counted.reserved_subnets,
         allocated_subnets=counted.subnets,
     )
-    return PoolRecord(**{**pool.__dict__, "usage": usage})
+    return replace(pool, usage=usage)
 
 
 def subnet_usage(layout: PoolLayout, idx: int, active: int, cooling: int) -> Usage:
