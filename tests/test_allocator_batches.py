@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from ipam.domain.errors import AlreadyExists, IpamError, ResourceExhausted
+from ipam.domain.liveness import DEFAULT_GRACE_SECONDS
 from ipam.service import hosts, pools
 from ipam.service.leases import AddressSpec, AllocateCommand, Allocation, Allocator, GroupKey, release_owner
 
@@ -23,8 +24,8 @@ def addresses(outcomes: list[Allocation | IpamError]) -> list[str]:
 
 @pytest.fixture
 def allocator(engine: Engine) -> Allocator:
-    hosts.register_host(engine, "h1", {})
-    hosts.register_host(engine, "h2", {})
+    hosts.register_host(engine, "h1", {}, 0, DEFAULT_GRACE_SECONDS)
+    hosts.register_host(engine, "h2", {}, 0, DEFAULT_GRACE_SECONDS)
     return Allocator(engine)
 
 
@@ -77,7 +78,7 @@ def test_released_slots_are_reused_oldest_first_within_a_batch(engine: Engine, a
 
 def test_exhaustion_of_the_pool_names_the_counts(engine: Engine, allocator: Allocator) -> None:
     pools.create_pool(engine, pools.PoolSpec("p", "10.0.0.0/29", 30))
-    hosts.register_host(engine, "h3", {})
+    hosts.register_host(engine, "h3", {}, 0, DEFAULT_GRACE_SECONDS)
     allocator.allocate(command("a", host="h1"))
     allocator.allocate(command("b", host="h2"))
     with pytest.raises(ResourceExhausted, match=r'pool "p" has no free host subnet \(2/2 used\)'):

@@ -79,6 +79,7 @@ class IpamClient:
         self._hosts = ipam_pb2_grpc.HostServiceStub(self._channel)
         self._subnets = ipam_pb2_grpc.SubnetServiceStub(self._channel)
         self._leases = ipam_pb2_grpc.LeaseServiceStub(self._channel)
+        self._gc = ipam_pb2_grpc.GcServiceStub(self._channel)
 
     def close(self) -> None:
         self._channel.close()
@@ -205,10 +206,26 @@ class IpamClient:
 
     # -- hosts ------------------------------------------------------------------------------
 
-    def register_host(self, name: str, labels: Mapping[str, str] | None = None) -> ipam_pb2.Host:
-        """Create the host or, when it exists, replace its labels and mark it seen."""
-        request = ipam_pb2.RegisterHostRequest(name=name, labels=dict(labels or {}))
+    def register_host(
+        self, name: str, labels: Mapping[str, str] | None = None, *, heartbeat_ttl_seconds: int = 0
+    ) -> ipam_pb2.Host:
+        """Create the host or, when it exists, replace its labels and mark it seen (a heartbeat:
+        the host counts as alive for ``heartbeat_ttl_seconds``, 0 = the server's default)."""
+        request = ipam_pb2.RegisterHostRequest(
+            name=name, labels=dict(labels or {}), heartbeat_ttl_seconds=heartbeat_ttl_seconds
+        )
         return self._call(self._hosts.RegisterHost, request)
+
+    def drain_host(self, name: str) -> ipam_pb2.Host:
+        """No new allocations to the host; what it holds stays."""
+        return self._call(self._hosts.DrainHost, ipam_pb2.DrainHostRequest(name=name))
+
+    def undrain_host(self, name: str) -> ipam_pb2.Host:
+        return self._call(self._hosts.UndrainHost, ipam_pb2.UndrainHostRequest(name=name))
+
+    def delete_host(self, name: str) -> ipam_pb2.DeleteHostResponse:
+        """Release everything a drained or dead host holds and forget it."""
+        return self._call(self._hosts.DeleteHost, ipam_pb2.DeleteHostRequest(name=name))
 
     def get_host(self, name: str) -> ipam_pb2.Host:
         return self._call(self._hosts.GetHost, ipam_pb2.GetHostRequest(name=name), read=True)
@@ -326,3 +343,41 @@ class IpamClient:
         page_size: int = 0,
     ) -> list[ipam_pb2.Lease]:
         return list(self.iter_leases(pool, host, owner_id, interface, state, page_size=page_size))
+
+    # -- garbage collection -----------------------------------------------------------------
+
+    def run_gc(
+        self, *, dry_run: bool = False, grace_seconds: int | None = None, host: str = "", max_items: int = 0
+    ) -> ipam_pb2.RunGcResponse:
+        """One garbage collection now (``grace_seconds`` None: the server's grace period)."""
+        request = ipam_pb2.RunGcRequest(dry_run=dry_run, host=host, max_items=max_items)
+        if grace_seconds is not None:
+            request.grace.FromSeconds(grace_seconds)
+        return self._call(self._gc.RunGc, request)
+
+    def reconcile_host(
+        self,
+        host: str,
+        keep: Iterable[tuple[str, str]],
+        *,
+        match_attributes: Mapping[str, str] | None = None,
+        detail: str = "",
+    ) -> ipam_pb2.ReconcileHostResponse:
+        """Release the host's active leases (with ``match_attributes``) whose owner key
+        (owner id, interface) is not in ``keep``."""
+        request = ipam_pb2.ReconcileHostRequest(
+            host=host,
+            match_attributes=dict(match_attributes or {}),
+            keep=[ipam_pb2.OwnerKey(owner_id=owner, interface=interface) for owner, interface in keep],
+            detail=detail,
+        )
+        return self._call(self._gc.ReconcileHost, request)
+
+    def iter_gc_records(
+        self, host: str = "", reason: int = ipam_pb2.GC_REASON_UNSPECIFIED, *, page_size: int = 0
+    ) -> Iterator[ipam_pb2.GcRecord]:
+        """What garbage collection reclaimed, newest first."""
+        request = ipam_pb2.ListGcRecordsRequest(
+            host=host, reason=cast("ipam_pb2.GcReason", reason), page_size=page_size
+        )
+        return self._pages(self._gc.ListGcRecords, request, lambda r: r.records)

@@ -27,5 +27,9 @@ class ResourceExhausted(IpamError):
     """A pool or a host's subnets are full."""
 
 
+class Busy(IpamError):
+    """Someone else is doing this right now (e.g. garbage collection on another replica)."""
+
+
 class Unavailable(IpamError):
     """The database cannot be reached; the caller may retry."""

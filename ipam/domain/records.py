@@ -61,6 +61,9 @@ class HostRecord:
     labels: dict[str, str]
     created_at: datetime
     last_seen_at: datetime
+    heartbeat_ttl_seconds: int
+    drained_at: datetime | None
+    state: str  # ipam.domain.liveness: alive, stale or dead
 
 
 @dataclass(frozen=True)
@@ -96,3 +99,34 @@ class LeaseRecord:
 class Page(Generic[T]):
     items: list[T]
     next_token: str
+
+
+@dataclass(frozen=True)
+class Reclaimed:
+    """A lease or host subnet reclaimed (or, in a dry run, that would be)."""
+
+    reason: str
+    kind: str  # "lease" or "subnet"
+    host: str
+    space: str
+    pool: str
+    target: str  # the address or the CIDR
+    owner_id: str = ""
+    interface: str = ""
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    """A row of the garbage collection history (gc_record)."""
+
+    id: int
+    at: datetime
+    reason: str
+    kind: str
+    host: str
+    space: str
+    pool: str
+    target: str
+    owner_id: str
+    interface: str
+    detail: str

@@ -15,11 +15,14 @@ from sqlalchemy import Engine
 from ipam.server.errors import ErrorInterceptor
 from ipam.server.servicers import (
     AddressSpaceServicer,
+    GcServicer,
     HostServicer,
     LeaseServicer,
     PoolServicer,
     SubnetServicer,
 )
+from ipam.service.collector import Collector
+from ipam.service.gc import GcSettings
 from ipam.store.engine import make_engine
 from ipam_client._pb.ipam.v1 import ipam_pb2 as pb
 from ipam_client._pb.ipam.v1 import ipam_pb2_grpc as rpc
@@ -28,10 +31,13 @@ log = logging.getLogger(__name__)
 
 WORKERS = 32
 GRACE_SECONDS = 10.0
+DEFAULT_GC = GcSettings()
 SERVICE_NAMES = [pb.DESCRIPTOR.services_by_name[name].full_name for name in pb.DESCRIPTOR.services_by_name]
 
 
-def create_server(engine: Engine, listen: str, *, workers: int = WORKERS) -> tuple[grpc.Server, int]:
+def create_server(
+    engine: Engine, listen: str, *, workers: int = WORKERS, gc: GcSettings = DEFAULT_GC
+) -> tuple[grpc.Server, int]:
     """A started server bound to `listen` ("host:port"; port 0 picks one) and its port."""
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rpc"),
@@ -40,7 +46,8 @@ def create_server(engine: Engine, listen: str, *, workers: int = WORKERS) -> tup
     )
     rpc.add_AddressSpaceServiceServicer_to_server(AddressSpaceServicer(engine), server)
     rpc.add_PoolServiceServicer_to_server(PoolServicer(engine), server)
-    rpc.add_HostServiceServicer_to_server(HostServicer(engine), server)
+    rpc.add_HostServiceServicer_to_server(HostServicer(engine, gc), server)
+    rpc.add_GcServiceServicer_to_server(GcServicer(engine, gc), server)
     rpc.add_SubnetServiceServicer_to_server(SubnetServicer(engine), server)
     rpc.add_LeaseServiceServicer_to_server(LeaseServicer(engine), server)
     health_servicer = health.HealthServicer()
@@ -61,19 +68,25 @@ def serve(
     stop: threading.Event,
     *,
     workers: int = WORKERS,
+    gc: GcSettings = DEFAULT_GC,
     on_ready: Callable[[int], None] | None = None,
 ) -> None:
     """Serve until `stop` is set, then let in-flight calls finish (up to GRACE_SECONDS).
 
-    `on_ready(port)` is called once the server listens.
+    `on_ready(port)` is called once the server listens. Runs the periodic garbage collector
+    unless `gc.interval_seconds` is 0.
     """
     engine = make_engine(database_url, pool_size=min(workers, 20))
+    collector = Collector(engine, gc)
     try:
-        server, port = create_server(engine, listen, workers=workers)
+        server, port = create_server(engine, listen, workers=workers, gc=gc)
         log.debug("listening on %s (port %d)", listen, port)
+        collector.start()
         if on_ready is not None:
             on_ready(port)
         stop.wait()
+        collector.stop()
         server.stop(GRACE_SECONDS).wait()
     finally:
+        collector.stop()
         engine.dispose()

@@ -6,11 +6,23 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
+from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from ipam.domain import liveness
 from ipam.domain.errors import InvalidArgument
 from ipam.domain.layout import GATEWAY_FIRST_USABLE, GATEWAY_NONE
-from ipam.domain.records import HostRecord, LeaseRecord, PoolRecord, SpaceRecord, SubnetRecord, Usage
+from ipam.domain.records import (
+    HistoryRow,
+    HostRecord,
+    LeaseRecord,
+    PoolRecord,
+    Reclaimed,
+    SpaceRecord,
+    SubnetRecord,
+    Usage,
+)
+from ipam.service.gc import GcReport
 from ipam_client._pb.ipam.v1 import ipam_pb2 as pb
 
 _GATEWAY_TO_DOMAIN = {
@@ -25,6 +37,18 @@ _STATE_TO_DOMAIN = {
     pb.LEASE_STATE_RELEASED: "released",
 }
 _STATE_TO_PB = {"active": pb.LEASE_STATE_ACTIVE, "released": pb.LEASE_STATE_RELEASED}
+_HOST_STATE_TO_PB = {
+    liveness.ALIVE: pb.HOST_STATE_ALIVE,
+    liveness.STALE: pb.HOST_STATE_STALE,
+    liveness.DEAD: pb.HOST_STATE_DEAD,
+}
+_REASON_TO_PB = {
+    liveness.DEAD_HOST: pb.GC_REASON_DEAD_HOST,
+    liveness.RUNTIME_GONE: pb.GC_REASON_RUNTIME_GONE,
+    liveness.EMPTY_SUBNET: pb.GC_REASON_EMPTY_SUBNET,
+    liveness.HOST_DELETED: pb.GC_REASON_HOST_DELETED,
+}
+_REASON_TO_DOMAIN = {pb.GC_REASON_UNSPECIFIED: "", **{v: k for k, v in _REASON_TO_PB.items()}}
 _FAMILIES = {pb.FAMILY_UNSPECIFIED: 0, pb.FAMILY_IPV4: 4, pb.FAMILY_IPV6: 6}
 _FAMILY_TO_PB = {4: pb.FAMILY_IPV4, 6: pb.FAMILY_IPV6}
 
@@ -102,7 +126,70 @@ def host(record: HostRecord) -> pb.Host:
         labels=record.labels,
         create_time=timestamp(record.created_at),
         last_seen_time=timestamp(record.last_seen_at),
+        state=_HOST_STATE_TO_PB[record.state],
+        heartbeat_ttl_seconds=record.heartbeat_ttl_seconds,
+        drain_time=timestamp(record.drained_at),
     )
+
+
+def gc_item(item: Reclaimed) -> pb.GcItem:
+    return pb.GcItem(
+        reason=_REASON_TO_PB[item.reason],
+        kind=item.kind,
+        host=item.host,
+        space=item.space,
+        pool=item.pool,
+        target=item.target,
+        owner_id=item.owner_id,
+        interface=item.interface,
+    )
+
+
+def gc_report(report: GcReport) -> pb.RunGcResponse:
+    kinds = sorted(set(report.candidates) | set(report.reclaimed))
+    counts = []
+    for key in kinds:
+        kind, reason = key.split(":")
+        counts.append(
+            pb.GcCount(
+                reason=_REASON_TO_PB[reason],
+                kind=kind,
+                candidates=report.candidates[key],
+                reclaimed=report.reclaimed[key],
+            )
+        )
+    return pb.RunGcResponse(
+        dry_run=report.dry_run,
+        grace=duration(report.grace_seconds),
+        start_time=timestamp(report.started_at),
+        duration=duration(report.duration_seconds),
+        counts=counts,
+        items=[gc_item(item) for item in report.items],
+    )
+
+
+def gc_record(row: HistoryRow) -> pb.GcRecord:
+    item = Reclaimed(row.reason, row.kind, row.host, row.space, row.pool, row.target, row.owner_id, row.interface)
+    return pb.GcRecord(id=row.id, time=timestamp(row.at), item=gc_item(item), detail=row.detail)
+
+
+def gc_reason(value: int) -> str:
+    return _enum("reason", value, _REASON_TO_DOMAIN, "GcReason")
+
+
+def duration(seconds: float) -> Duration:
+    message = Duration()
+    message.FromNanoseconds(round(seconds * 1e9))
+    return message
+
+
+def seconds_of(field: str, value: Duration) -> int:
+    """Whole seconds of a Duration field; fractions and negatives are the caller's mistake."""
+    if value.nanos:
+        raise InvalidArgument(f"{field}: whole seconds only, got {value.ToTimedelta()}")
+    if value.seconds < 0:
+        raise InvalidArgument(f"{field}: {value.seconds} s must not be negative")
+    return int(value.seconds)
 
 
 def subnet(record: SubnetRecord) -> pb.HostSubnet:

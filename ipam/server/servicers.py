@@ -7,7 +7,8 @@ from sqlalchemy import Engine
 
 from ipam.domain.errors import InvalidArgument
 from ipam.server import convert
-from ipam.service import hosts, leases, pools, spaces, subnets
+from ipam.service import gc, hosts, leases, pools, spaces, subnets
+from ipam.service.gc import GcSettings
 from ipam_client._pb.ipam.v1 import ipam_pb2 as pb
 from ipam_client._pb.ipam.v1 import ipam_pb2_grpc as rpc
 
@@ -76,18 +77,61 @@ class PoolServicer(rpc.PoolServiceServicer):
 
 
 class HostServicer(rpc.HostServiceServicer):
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, settings: GcSettings) -> None:
         self.engine = engine
+        self.grace = settings.grace_seconds
 
     def RegisterHost(self, request: pb.RegisterHostRequest, context: Ctx) -> pb.Host:
-        return convert.host(hosts.register_host(self.engine, request.name, dict(request.labels)))
+        record = hosts.register_host(
+            self.engine, request.name, dict(request.labels), request.heartbeat_ttl_seconds, self.grace
+        )
+        return convert.host(record)
 
     def GetHost(self, request: pb.GetHostRequest, context: Ctx) -> pb.Host:
-        return convert.host(hosts.get_host(self.engine, request.name))
+        return convert.host(hosts.get_host(self.engine, request.name, self.grace))
 
     def ListHosts(self, request: pb.ListHostsRequest, context: Ctx) -> pb.ListHostsResponse:
-        page = hosts.list_hosts(self.engine, request.page_size, request.page_token)
+        page = hosts.list_hosts(self.engine, request.page_size, request.page_token, self.grace)
         return pb.ListHostsResponse(hosts=[convert.host(h) for h in page.items], next_page_token=page.next_token)
+
+    def DrainHost(self, request: pb.DrainHostRequest, context: Ctx) -> pb.Host:
+        return convert.host(hosts.set_drained(self.engine, request.name, True, self.grace))
+
+    def UndrainHost(self, request: pb.UndrainHostRequest, context: Ctx) -> pb.Host:
+        return convert.host(hosts.set_drained(self.engine, request.name, False, self.grace))
+
+    def DeleteHost(self, request: pb.DeleteHostRequest, context: Ctx) -> pb.DeleteHostResponse:
+        released = gc.delete_host(self.engine, request.name, self.grace)
+        return pb.DeleteHostResponse(released=[convert.gc_item(item) for item in released])
+
+
+class GcServicer(rpc.GcServiceServicer):
+    def __init__(self, engine: Engine, settings: GcSettings) -> None:
+        self.engine = engine
+        self.grace = settings.grace_seconds
+
+    def RunGc(self, request: pb.RunGcRequest, context: Ctx) -> pb.RunGcResponse:
+        grace = convert.seconds_of("grace", request.grace) if request.HasField("grace") else self.grace
+        report = gc.run_gc(
+            self.engine,
+            dry_run=request.dry_run,
+            grace_seconds=grace,
+            host=request.host,
+            max_items=request.max_items or gc.MAX_ITEMS,
+        )
+        return convert.gc_report(report)
+
+    def ReconcileHost(self, request: pb.ReconcileHostRequest, context: Ctx) -> pb.ReconcileHostResponse:
+        keep = [(key.owner_id, key.interface) for key in request.keep]
+        released = gc.reconcile_host(self.engine, request.host, dict(request.match_attributes), keep, request.detail)
+        return pb.ReconcileHostResponse(released=[convert.gc_item(item) for item in released])
+
+    def ListGcRecords(self, request: pb.ListGcRecordsRequest, context: Ctx) -> pb.ListGcRecordsResponse:
+        reason = convert.gc_reason(request.reason)
+        page = gc.history(self.engine, request.host, reason, request.page_size, request.page_token)
+        return pb.ListGcRecordsResponse(
+            records=[convert.gc_record(row) for row in page.items], next_page_token=page.next_token
+        )
 
 
 class SubnetServicer(rpc.SubnetServiceServicer):

@@ -45,7 +45,7 @@ def require_known(conn: Connection, *, pool: str = "", host: str = "", space: st
     if pool:
         pool_store.get_pool(conn, pool)
     if host:
-        host_store.get_host(conn, host)
+        host_store.host_id_and_labels(conn, host, allow_drained=True)
     if space:
         space_store.space_id(conn, space)
 

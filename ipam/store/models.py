@@ -92,6 +92,15 @@ class Host(Base):
     labels: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
     created_at: Mapped[datetime] = _created()
     last_seen_at: Mapped[datetime] = _created()
+    # Past last_seen_at + TTL the host is stale; past last_seen_at + grace, dead (ipam.domain.liveness).
+    heartbeat_ttl_seconds: Mapped[int] = mapped_column(Integer, nullable=False, server_default="30")
+    # Set by `ipam host drain`: no new allocations to the host.
+    drained_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint("heartbeat_ttl_seconds > 0", name="host_heartbeat_ttl_positive"),
+        Index("host_by_last_seen", "last_seen_at"),
+    )
 
 
 class HostSubnet(Base):
@@ -160,5 +169,31 @@ class Lease(Base):
         Index("lease_reusable", "subnet_id", "released_at", postgresql_where=text("state = 'released'")),
         Index("lease_by_address", "address"),
         Index("lease_by_owner", "owner_id", "interface"),
-        Index("lease_by_host", "host_id"),
+        Index("lease_by_host", "host_id", "id"),
+    )
+
+
+class GcRecord(Base):
+    """One lease or host subnet reclaimed by garbage collection, and why (append-only)."""
+
+    __tablename__ = "gc_record"
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    kind: Mapped[str] = mapped_column(Text, nullable=False)
+    host: Mapped[str] = mapped_column(Text, nullable=False)
+    space: Mapped[str] = mapped_column(Text, nullable=False)
+    pool: Mapped[str] = mapped_column(Text, nullable=False)
+    # The address (lease) or CIDR (subnet).
+    target: Mapped[str] = mapped_column(Text, nullable=False)
+    owner_id: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    interface: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    detail: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('lease', 'subnet')", name="gc_record_kind"),
+        CheckConstraint(
+            "reason IN ('dead_host', 'runtime_gone', 'empty_subnet', 'host_deleted')", name="gc_record_reason"
+        ),
+        Index("gc_record_by_host", "host", "id"),
     )

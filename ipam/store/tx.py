@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 from sqlalchemy import Connection, Engine
@@ -67,6 +68,19 @@ def run(
                 raise
         _backoff(attempt)
     raise AssertionError("unreachable")
+
+
+@contextmanager
+def session(engine: Engine) -> Iterator[Connection]:
+    """A connection kept across transactions (for a session-level advisory lock); a database
+    that cannot be reached is Unavailable, as in `run`."""
+    try:
+        with engine.connect() as conn:
+            yield conn
+    except DBAPIError as exc:
+        if _is_connection_error(exc):
+            raise Unavailable(f"the database is unavailable: {_first_line(exc)}") from None
+        raise
 
 
 def _backoff(attempt: int) -> None:

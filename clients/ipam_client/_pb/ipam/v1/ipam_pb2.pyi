@@ -1,5 +1,6 @@
 import datetime
 
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -27,6 +28,21 @@ class LeaseState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     LEASE_STATE_UNSPECIFIED: _ClassVar[LeaseState]
     LEASE_STATE_ACTIVE: _ClassVar[LeaseState]
     LEASE_STATE_RELEASED: _ClassVar[LeaseState]
+
+class HostState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    HOST_STATE_UNSPECIFIED: _ClassVar[HostState]
+    HOST_STATE_ALIVE: _ClassVar[HostState]
+    HOST_STATE_STALE: _ClassVar[HostState]
+    HOST_STATE_DEAD: _ClassVar[HostState]
+
+class GcReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    GC_REASON_UNSPECIFIED: _ClassVar[GcReason]
+    GC_REASON_DEAD_HOST: _ClassVar[GcReason]
+    GC_REASON_RUNTIME_GONE: _ClassVar[GcReason]
+    GC_REASON_EMPTY_SUBNET: _ClassVar[GcReason]
+    GC_REASON_HOST_DELETED: _ClassVar[GcReason]
 FAMILY_UNSPECIFIED: Family
 FAMILY_IPV4: Family
 FAMILY_IPV6: Family
@@ -36,6 +52,15 @@ GATEWAY_POLICY_NONE: GatewayPolicy
 LEASE_STATE_UNSPECIFIED: LeaseState
 LEASE_STATE_ACTIVE: LeaseState
 LEASE_STATE_RELEASED: LeaseState
+HOST_STATE_UNSPECIFIED: HostState
+HOST_STATE_ALIVE: HostState
+HOST_STATE_STALE: HostState
+HOST_STATE_DEAD: HostState
+GC_REASON_UNSPECIFIED: GcReason
+GC_REASON_DEAD_HOST: GcReason
+GC_REASON_RUNTIME_GONE: GcReason
+GC_REASON_EMPTY_SUBNET: GcReason
+GC_REASON_HOST_DELETED: GcReason
 
 class AddressSpace(_message.Message):
     __slots__ = ("name", "description", "create_time")
@@ -212,7 +237,7 @@ class DeletePoolResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class Host(_message.Message):
-    __slots__ = ("name", "labels", "create_time", "last_seen_time")
+    __slots__ = ("name", "labels", "create_time", "last_seen_time", "state", "heartbeat_ttl_seconds", "drain_time")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -224,14 +249,20 @@ class Host(_message.Message):
     LABELS_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     LAST_SEEN_TIME_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_TTL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    DRAIN_TIME_FIELD_NUMBER: _ClassVar[int]
     name: str
     labels: _containers.ScalarMap[str, str]
     create_time: _timestamp_pb2.Timestamp
     last_seen_time: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_seen_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    state: HostState
+    heartbeat_ttl_seconds: int
+    drain_time: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_seen_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state: _Optional[_Union[HostState, str]] = ..., heartbeat_ttl_seconds: _Optional[int] = ..., drain_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class RegisterHostRequest(_message.Message):
-    __slots__ = ("name", "labels")
+    __slots__ = ("name", "labels", "heartbeat_ttl_seconds")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -241,9 +272,35 @@ class RegisterHostRequest(_message.Message):
         def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     NAME_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_TTL_SECONDS_FIELD_NUMBER: _ClassVar[int]
     name: str
     labels: _containers.ScalarMap[str, str]
-    def __init__(self, name: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    heartbeat_ttl_seconds: int
+    def __init__(self, name: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., heartbeat_ttl_seconds: _Optional[int] = ...) -> None: ...
+
+class DrainHostRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class UndrainHostRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class DeleteHostRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class DeleteHostResponse(_message.Message):
+    __slots__ = ("released",)
+    RELEASED_FIELD_NUMBER: _ClassVar[int]
+    released: _containers.RepeatedCompositeFieldContainer[GcItem]
+    def __init__(self, released: _Optional[_Iterable[_Union[GcItem, _Mapping]]] = ...) -> None: ...
 
 class GetHostRequest(_message.Message):
     __slots__ = ("name",)
@@ -480,3 +537,120 @@ class ListLeasesResponse(_message.Message):
     leases: _containers.RepeatedCompositeFieldContainer[Lease]
     next_page_token: str
     def __init__(self, leases: _Optional[_Iterable[_Union[Lease, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class GcItem(_message.Message):
+    __slots__ = ("reason", "kind", "host", "space", "pool", "target", "owner_id", "interface")
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    HOST_FIELD_NUMBER: _ClassVar[int]
+    SPACE_FIELD_NUMBER: _ClassVar[int]
+    POOL_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    OWNER_ID_FIELD_NUMBER: _ClassVar[int]
+    INTERFACE_FIELD_NUMBER: _ClassVar[int]
+    reason: GcReason
+    kind: str
+    host: str
+    space: str
+    pool: str
+    target: str
+    owner_id: str
+    interface: str
+    def __init__(self, reason: _Optional[_Union[GcReason, str]] = ..., kind: _Optional[str] = ..., host: _Optional[str] = ..., space: _Optional[str] = ..., pool: _Optional[str] = ..., target: _Optional[str] = ..., owner_id: _Optional[str] = ..., interface: _Optional[str] = ...) -> None: ...
+
+class RunGcRequest(_message.Message):
+    __slots__ = ("dry_run", "grace", "host", "max_items")
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    GRACE_FIELD_NUMBER: _ClassVar[int]
+    HOST_FIELD_NUMBER: _ClassVar[int]
+    MAX_ITEMS_FIELD_NUMBER: _ClassVar[int]
+    dry_run: bool
+    grace: _duration_pb2.Duration
+    host: str
+    max_items: int
+    def __init__(self, dry_run: _Optional[bool] = ..., grace: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., host: _Optional[str] = ..., max_items: _Optional[int] = ...) -> None: ...
+
+class GcCount(_message.Message):
+    __slots__ = ("reason", "kind", "candidates", "reclaimed")
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    CANDIDATES_FIELD_NUMBER: _ClassVar[int]
+    RECLAIMED_FIELD_NUMBER: _ClassVar[int]
+    reason: GcReason
+    kind: str
+    candidates: int
+    reclaimed: int
+    def __init__(self, reason: _Optional[_Union[GcReason, str]] = ..., kind: _Optional[str] = ..., candidates: _Optional[int] = ..., reclaimed: _Optional[int] = ...) -> None: ...
+
+class RunGcResponse(_message.Message):
+    __slots__ = ("dry_run", "grace", "start_time", "duration", "counts", "items")
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    GRACE_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    DURATION_FIELD_NUMBER: _ClassVar[int]
+    COUNTS_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    dry_run: bool
+    grace: _duration_pb2.Duration
+    start_time: _timestamp_pb2.Timestamp
+    duration: _duration_pb2.Duration
+    counts: _containers.RepeatedCompositeFieldContainer[GcCount]
+    items: _containers.RepeatedCompositeFieldContainer[GcItem]
+    def __init__(self, dry_run: _Optional[bool] = ..., grace: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., counts: _Optional[_Iterable[_Union[GcCount, _Mapping]]] = ..., items: _Optional[_Iterable[_Union[GcItem, _Mapping]]] = ...) -> None: ...
+
+class ReconcileHostRequest(_message.Message):
+    __slots__ = ("host", "match_attributes", "keep", "detail")
+    class MatchAttributesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    HOST_FIELD_NUMBER: _ClassVar[int]
+    MATCH_ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    KEEP_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    host: str
+    match_attributes: _containers.ScalarMap[str, str]
+    keep: _containers.RepeatedCompositeFieldContainer[OwnerKey]
+    detail: str
+    def __init__(self, host: _Optional[str] = ..., match_attributes: _Optional[_Mapping[str, str]] = ..., keep: _Optional[_Iterable[_Union[OwnerKey, _Mapping]]] = ..., detail: _Optional[str] = ...) -> None: ...
+
+class ReconcileHostResponse(_message.Message):
+    __slots__ = ("released",)
+    RELEASED_FIELD_NUMBER: _ClassVar[int]
+    released: _containers.RepeatedCompositeFieldContainer[GcItem]
+    def __init__(self, released: _Optional[_Iterable[_Union[GcItem, _Mapping]]] = ...) -> None: ...
+
+class GcRecord(_message.Message):
+    __slots__ = ("id", "time", "item", "detail")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    ITEM_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    time: _timestamp_pb2.Timestamp
+    item: GcItem
+    detail: str
+    def __init__(self, id: _Optional[int] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., item: _Optional[_Union[GcItem, _Mapping]] = ..., detail: _Optional[str] = ...) -> None: ...
+
+class ListGcRecordsRequest(_message.Message):
+    __slots__ = ("host", "reason", "page_size", "page_token")
+    HOST_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    host: str
+    reason: GcReason
+    page_size: int
+    page_token: str
+    def __init__(self, host: _Optional[str] = ..., reason: _Optional[_Union[GcReason, str]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListGcRecordsResponse(_message.Message):
+    __slots__ = ("records", "next_page_token")
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    records: _containers.RepeatedCompositeFieldContainer[GcRecord]
+    next_page_token: str
+    def __init__(self, records: _Optional[_Iterable[_Union[GcRecord, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...

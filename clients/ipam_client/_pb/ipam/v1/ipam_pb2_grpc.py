@@ -452,6 +452,21 @@ class HostServiceStub:
                 request_serializer=ipam_dot_v1_dot_ipam__pb2.ListHostsRequest.SerializeToString,
                 response_deserializer=ipam_dot_v1_dot_ipam__pb2.ListHostsResponse.FromString,
                 _registered_method=True)
+        self.DrainHost = channel.unary_unary(
+                '/ipam.v1.HostService/DrainHost',
+                request_serializer=ipam_dot_v1_dot_ipam__pb2.DrainHostRequest.SerializeToString,
+                response_deserializer=ipam_dot_v1_dot_ipam__pb2.Host.FromString,
+                _registered_method=True)
+        self.UndrainHost = channel.unary_unary(
+                '/ipam.v1.HostService/UndrainHost',
+                request_serializer=ipam_dot_v1_dot_ipam__pb2.UndrainHostRequest.SerializeToString,
+                response_deserializer=ipam_dot_v1_dot_ipam__pb2.Host.FromString,
+                _registered_method=True)
+        self.DeleteHost = channel.unary_unary(
+                '/ipam.v1.HostService/DeleteHost',
+                request_serializer=ipam_dot_v1_dot_ipam__pb2.DeleteHostRequest.SerializeToString,
+                response_deserializer=ipam_dot_v1_dot_ipam__pb2.DeleteHostResponse.FromString,
+                _registered_method=True)
 
 
 class HostServiceServicer:
@@ -475,6 +490,27 @@ class HostServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DrainHost(self, request, context):
+        """No new allocations to the host; what it holds stays. Idempotent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UndrainHost(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteHost(self, request, context):
+        """Only a drained or dead host (FAILED_PRECONDITION otherwise): releases its leases and host
+        subnets (recorded in the GC history as host_deleted) and forgets it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_HostServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -492,6 +528,21 @@ def add_HostServiceServicer_to_server(servicer, server):
                     servicer.ListHosts,
                     request_deserializer=ipam_dot_v1_dot_ipam__pb2.ListHostsRequest.FromString,
                     response_serializer=ipam_dot_v1_dot_ipam__pb2.ListHostsResponse.SerializeToString,
+            ),
+            'DrainHost': grpc.unary_unary_rpc_method_handler(
+                    servicer.DrainHost,
+                    request_deserializer=ipam_dot_v1_dot_ipam__pb2.DrainHostRequest.FromString,
+                    response_serializer=ipam_dot_v1_dot_ipam__pb2.Host.SerializeToString,
+            ),
+            'UndrainHost': grpc.unary_unary_rpc_method_handler(
+                    servicer.UndrainHost,
+                    request_deserializer=ipam_dot_v1_dot_ipam__pb2.UndrainHostRequest.FromString,
+                    response_serializer=ipam_dot_v1_dot_ipam__pb2.Host.SerializeToString,
+            ),
+            'DeleteHost': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteHost,
+                    request_deserializer=ipam_dot_v1_dot_ipam__pb2.DeleteHostRequest.FromString,
+                    response_serializer=ipam_dot_v1_dot_ipam__pb2.DeleteHostResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -575,6 +626,87 @@ class HostService:
             '/ipam.v1.HostService/ListHosts',
             ipam_dot_v1_dot_ipam__pb2.ListHostsRequest.SerializeToString,
             ipam_dot_v1_dot_ipam__pb2.ListHostsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DrainHost(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ipam.v1.HostService/DrainHost',
+            ipam_dot_v1_dot_ipam__pb2.DrainHostRequest.SerializeToString,
+            ipam_dot_v1_dot_ipam__pb2.Host.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UndrainHost(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ipam.v1.HostService/UndrainHost',
+            ipam_dot_v1_dot_ipam__pb2.UndrainHostRequest.SerializeToString,
+            ipam_dot_v1_dot_ipam__pb2.Host.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteHost(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ipam.v1.HostService/DeleteHost',
+            ipam_dot_v1_dot_ipam__pb2.DeleteHostRequest.SerializeToString,
+            ipam_dot_v1_dot_ipam__pb2.DeleteHostResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -936,6 +1068,166 @@ class LeaseService:
             '/ipam.v1.LeaseService/ListLeases',
             ipam_dot_v1_dot_ipam__pb2.ListLeasesRequest.SerializeToString,
             ipam_dot_v1_dot_ipam__pb2.ListLeasesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class GcServiceStub:
+    """Missing associated documentation comment in .proto file."""
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.RunGc = channel.unary_unary(
+                '/ipam.v1.GcService/RunGc',
+                request_serializer=ipam_dot_v1_dot_ipam__pb2.RunGcRequest.SerializeToString,
+                response_deserializer=ipam_dot_v1_dot_ipam__pb2.RunGcResponse.FromString,
+                _registered_method=True)
+        self.ReconcileHost = channel.unary_unary(
+                '/ipam.v1.GcService/ReconcileHost',
+                request_serializer=ipam_dot_v1_dot_ipam__pb2.ReconcileHostRequest.SerializeToString,
+                response_deserializer=ipam_dot_v1_dot_ipam__pb2.ReconcileHostResponse.FromString,
+                _registered_method=True)
+        self.ListGcRecords = channel.unary_unary(
+                '/ipam.v1.GcService/ListGcRecords',
+                request_serializer=ipam_dot_v1_dot_ipam__pb2.ListGcRecordsRequest.SerializeToString,
+                response_deserializer=ipam_dot_v1_dot_ipam__pb2.ListGcRecordsResponse.FromString,
+                _registered_method=True)
+
+
+class GcServiceServicer:
+    """Missing associated documentation comment in .proto file."""
+
+    def RunGc(self, request, context):
+        """One collection now (ABORTED while another replica is collecting).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReconcileHost(self, request, context):
+        """Release a host's leases that its runtime no longer uses.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListGcRecords(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_GcServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'RunGc': grpc.unary_unary_rpc_method_handler(
+                    servicer.RunGc,
+                    request_deserializer=ipam_dot_v1_dot_ipam__pb2.RunGcRequest.FromString,
+                    response_serializer=ipam_dot_v1_dot_ipam__pb2.RunGcResponse.SerializeToString,
+            ),
+            'ReconcileHost': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReconcileHost,
+                    request_deserializer=ipam_dot_v1_dot_ipam__pb2.ReconcileHostRequest.FromString,
+                    response_serializer=ipam_dot_v1_dot_ipam__pb2.ReconcileHostResponse.SerializeToString,
+            ),
+            'ListGcRecords': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListGcRecords,
+                    request_deserializer=ipam_dot_v1_dot_ipam__pb2.ListGcRecordsRequest.FromString,
+                    response_serializer=ipam_dot_v1_dot_ipam__pb2.ListGcRecordsResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'ipam.v1.GcService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('ipam.v1.GcService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class GcService:
+    """Missing associated documentation comment in .proto file."""
+
+    @staticmethod
+    def RunGc(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ipam.v1.GcService/RunGc',
+            ipam_dot_v1_dot_ipam__pb2.RunGcRequest.SerializeToString,
+            ipam_dot_v1_dot_ipam__pb2.RunGcResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReconcileHost(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ipam.v1.GcService/ReconcileHost',
+            ipam_dot_v1_dot_ipam__pb2.ReconcileHostRequest.SerializeToString,
+            ipam_dot_v1_dot_ipam__pb2.ReconcileHostResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListGcRecords(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ipam.v1.GcService/ListGcRecords',
+            ipam_dot_v1_dot_ipam__pb2.ListGcRecordsRequest.SerializeToString,
+            ipam_dot_v1_dot_ipam__pb2.ListGcRecordsResponse.FromString,
             options,
             channel_credentials,
             insecure,
