@@ -13,9 +13,10 @@ from ipam_client import AddressSpec, IpamClient, pb
 
 def test_host_create_list_show_update(ipam_cli: Cli) -> None:
     created = fields(ok(ipam_cli("host", "create", "h1", "--label", "zone=a", "--label", "env=prod", "rack=")))
-    assert list(created) == ["name", "labels", "created", "last seen"]
+    assert list(created) == ["name", "state", "labels", "last heartbeat", "ttl", "drained", "created"]
+    assert (created["state"], created["ttl"], created["drained"]) == ("alive", "30", "-")
     assert (created["name"], created["labels"]) == ("h1", "env=prod,rack=,zone=a")
-    assert SECONDS.fullmatch(created["created"]) and SECONDS.fullmatch(created["last seen"])
+    assert SECONDS.fullmatch(created["created"]) and SECONDS.fullmatch(created["last heartbeat"])
     ok(ipam_cli("host", "create", "h2"))
     duplicate = one_error_line(ipam_cli("host", "create", "h1", "--label", "zone=b"), 1)
     assert duplicate == 'ipam: error: host "h1" already exists (change its labels with `ipam host update`)'
@@ -31,13 +32,15 @@ def test_host_create_list_show_update(ipam_cli: Cli) -> None:
 
     listed = json.loads(ok(ipam_cli("host", "list", "-o", "json")))
     assert [(h["name"], h["labels"]) for h in listed] == [("h1", {"zone": "c"}), ("h2", {})]
-    assert set(listed[0]) == {"name", "labels", "create_time", "last_seen_time"}
+    assert set(listed[0]) == {"name", "labels", "create_time", "last_seen_time", "state", "heartbeat_ttl_seconds"}
+    assert listed[0]["state"] == "HOST_STATE_ALIVE"
     assert [h["name"] for h in json.loads(ok(ipam_cli("host", "list", "--limit", "1", "-o", "json")))] == ["h1"]
     shown = fields(ok(ipam_cli("host", "show", "h2")))
     assert (shown["name"], shown["labels"]) == ("h2", "-")
     listed_table = rows(ok(ipam_cli("host", "list")))
-    assert listed_table[0] == ["NAME", "LABELS", "CREATED", "LAST", "SEEN"]
-    assert SECONDS.fullmatch(listed_table[1][2]) and SECONDS.fullmatch(listed_table[1][3])
+    assert listed_table[0] == ["NAME", "STATE", "LABELS", "LAST", "HEARTBEAT", "TTL", "DRAINED", "CREATED"]
+    assert listed_table[1][:2] == ["h1", "alive"] and listed_table[1][4:6] == ["30", "-"]
+    assert SECONDS.fullmatch(listed_table[1][3]) and SECONDS.fullmatch(listed_table[1][6])
 
     assert one_error_line(ipam_cli("host", "show", "ghost"), 1) == 'ipam: error: host "ghost" is not registered'
     # Updating must not register a host by mistake.

@@ -1,21 +1,29 @@
-"""`ipam host create|list|show|update`: hosts and their labels (which pools' selectors match)."""
+"""`ipam host create|list|show|update|drain|undrain|delete`: hosts, their labels (which pools'
+selectors match) and their liveness."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from ipam.cli import output, remote
 from ipam.cli.commands import add_noun, add_verb, key_value
 from ipam.cli.errors import CliError, UsageError
-from ipam.cli.output import column, time_column
+from ipam.cli.output import column, enum_column, time_column
+
+if TYPE_CHECKING:
+    from ipam_client import IpamClient, pb
 
 COLUMNS = [
     column("name", "name"),
+    enum_column("state", "state", "HOST_STATE_"),
     column("labels", "labels"),
+    time_column("last heartbeat", "last_seen_time"),
+    column("ttl", "heartbeat_ttl_seconds"),
+    time_column("drained", "drain_time"),
     time_column("created", "create_time"),
-    time_column("last seen", "last_seen_time"),
 ]
 
 
@@ -82,6 +90,43 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     update.add_argument("--replace", action="store_true", help="replace every label with the --label ones")
     output.add_options(update)
 
+    drain = add_verb(
+        verbs,
+        "drain",
+        parents,
+        run=run_drain,
+        help="stop new allocations to a host (what it holds stays)",
+        examples=["ipam host drain node-1", "ipam host drain node-1 && ipam host delete node-1"],
+    )
+    drain.add_argument("name")
+    output.add_options(drain)
+
+    undrain = add_verb(
+        verbs,
+        "undrain",
+        parents,
+        run=run_undrain,
+        help="allow new allocations to a drained host again",
+        examples=["ipam host undrain node-1"],
+    )
+    undrain.add_argument("name")
+    output.add_options(undrain)
+
+    delete = add_verb(
+        verbs,
+        "delete",
+        parents,
+        run=run_delete,
+        help="release everything a drained or dead host holds and forget it",
+        description="Release every lease and host subnet of a host and forget it. Only a drained host "
+        "(`ipam host drain`) or a dead one (silent past the server's grace period): a live host may be "
+        "starting containers. What is released is recorded in `ipam gc history` (host_deleted). An agent "
+        "still running on the host registers it again at its next heartbeat.",
+        examples=["ipam host drain node-1 && ipam host delete node-1", "ipam host delete node-7 -o json"],
+    )
+    delete.add_argument("name")
+    output.add_options(delete)
+
 
 def _label_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -118,11 +163,21 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_show(args: argparse.Namespace) -> int:
-    with remote.connect(args) as ipam:
-        host = ipam.get_host(args.name)
-    output.emit_message(args, host, COLUMNS)
-    return 0
+def _host_verb(call: Callable[[IpamClient, str], pb.Host]) -> Callable[[argparse.Namespace], int]:
+    """A verb that calls `call(client, NAME)` and shows the host it returns."""
+
+    def run(args: argparse.Namespace) -> int:
+        with remote.connect(args) as ipam:
+            host = call(ipam, args.name)
+        output.emit_message(args, host, COLUMNS)
+        return 0
+
+    return run
+
+
+run_show = _host_verb(lambda ipam, name: ipam.get_host(name))
+run_drain = _host_verb(lambda ipam, name: ipam.drain_host(name))
+run_undrain = _host_verb(lambda ipam, name: ipam.undrain_host(name))
 
 
 def run_update(args: argparse.Namespace) -> int:
@@ -140,4 +195,21 @@ def run_update(args: argparse.Namespace) -> int:
         labels.update(args.labels)
         host = ipam.register_host(args.name, labels)
     output.emit_message(args, host, COLUMNS)
+    return 0
+
+
+def run_delete(args: argparse.Namespace) -> int:
+    from ipam.cli.gc import ITEM_COLUMNS
+
+    with remote.connect(args) as ipam:
+        reply = ipam.delete_host(args.name)
+    if args.output == "table":
+        leases = sum(1 for item in reply.released if item.kind == "lease")
+        subnets = len(reply.released) - leases
+        released = f"{output.count(leases, 'lease')} and {output.count(subnets, 'host subnet')}"
+        print(f'deleted host "{args.name}", released {released}')
+        if reply.released:
+            output.emit_messages(args, reply.released, ITEM_COLUMNS)
+    else:
+        output.emit_message(args, reply, ITEM_COLUMNS)
     return 0

@@ -61,6 +61,11 @@ def time_column(header: str, key: str) -> Column:
     return Column(header, lambda item: to_seconds(str(_field(item, key))))
 
 
+def enum_column(header: str, key: str, prefix: str) -> Column:
+    """A column showing the enum `key` by its lower-case name without `prefix` ("LEASE_STATE_ACTIVE" -> "active")."""
+    return Column(header, lambda item: str(_field(item, key)).removeprefix(prefix).lower())
+
+
 def to_seconds(timestamp: str) -> str:
     """An RFC 3339 timestamp of the proto3 JSON mapping without its fraction of a second."""
     return timestamp.split(".")[0] + "Z" if "." in timestamp else timestamp

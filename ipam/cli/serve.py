@@ -8,9 +8,15 @@ import socket
 import sys
 import threading
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from ipam.cli import database
+from ipam.cli.durations import duration, whole_seconds
 from ipam.cli.errors import CliError
+from ipam.domain.liveness import DEFAULT_GC_INTERVAL_SECONDS, DEFAULT_GRACE_SECONDS
+
+if TYPE_CHECKING:
+    from ipam.service.gc import GcSettings
 
 DEFAULT_LISTEN = "127.0.0.1:50051"
 
@@ -38,6 +44,22 @@ def register(
         default=DEFAULT_LISTEN,
         help=f"address to serve gRPC on (default: {DEFAULT_LISTEN}; use 0.0.0.0:50051 for all interfaces)",
     )
+    parser.add_argument(
+        "--gc-interval",
+        metavar="DURATION",
+        type=duration,
+        default=float(DEFAULT_GC_INTERVAL_SECONDS),
+        help=f"run garbage collection this often, on one replica at a time (default: "
+        f"{DEFAULT_GC_INTERVAL_SECONDS}s; 0 turns the periodic collector off)",
+    )
+    parser.add_argument(
+        "--gc-grace",
+        metavar="DURATION",
+        type=whole_seconds,
+        default=DEFAULT_GRACE_SECONDS,
+        help=f"a host silent this long is dead and its leases are reclaimed; nothing younger is "
+        f"reclaimed (default: {DEFAULT_GRACE_SECONDS // 60}m)",
+    )
     database.add_options(parser)
     parser.set_defaults(run=run)
 
@@ -50,6 +72,7 @@ def listen_address(value: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ipam.service.gc import GcSettings
     from ipam.store.migrate import upgrade
 
     stop = threading.Event()
@@ -57,12 +80,12 @@ def run(args: argparse.Namespace) -> int:
     with database.open_database(args) as db:
         upgrade(db.url)
         if not stop.is_set():  # a Ctrl-C during start-up
-            _serve(db, args.listen, stop)
+            _serve(db, args.listen, stop, GcSettings(args.gc_grace, args.gc_interval))
     print("ipam: stopped", file=sys.stderr)
     return 0
 
 
-def _serve(db: database.Database, listen: str, stop: threading.Event) -> None:
+def _serve(db: database.Database, listen: str, stop: threading.Event, gc: GcSettings) -> None:
     from ipam.server.app import serve
 
     host = listen.rpartition(":")[0]
@@ -71,7 +94,7 @@ def _serve(db: database.Database, listen: str, stop: threading.Event) -> None:
         print(f"ipam: serving on {host}:{port} (database: {db.label})", file=sys.stderr, flush=True)
 
     try:
-        serve(db.url, listen, stop, on_ready=announce)
+        serve(db.url, listen, stop, gc=gc, on_ready=announce)
     except RuntimeError as exc:
         if "Failed to bind" not in str(exc):
             raise
