@@ -162,7 +162,14 @@ def test_add_allocates_records_attributes_and_repeats_the_same_lease(
     [(address, interface, attrs)] = active_leases(engine, "c1")
     assert f"{address}/24" == ip["address"] and interface == "eth0"
     assert attrs == {**attributes, "cni.network": "net1"}
-    assert dict(client.get_host("node-1").labels) == {"zone": "a"}
+    host = client.get_host("node-1")
+    assert dict(host.labels) == {"zone": "a"}
+    assert host.heartbeat_ttl_seconds == 2  # three heartbeats of 0.5 s, rounded up to whole seconds
+
+
+def test_heartbeat_ttl_option(server: str, start_agent: AgentFactory, client: IpamClient) -> None:
+    start_agent(server, "node-9", "--heartbeat-ttl", "45")
+    assert client.get_host("node-9").heartbeat_ttl_seconds == 45
 
 
 @pytest.mark.usefixtures("pools")
@@ -272,7 +279,7 @@ def test_check_compares_the_leases_with_prev_result(server: str, start_agent: Ag
 
 @pytest.mark.usefixtures("pools")
 def test_gc_releases_this_hosts_leases_of_the_network_not_listed(
-    server: str, start_agent: AgentFactory, engine: Engine
+    server: str, start_agent: AgentFactory, engine: Engine, client: IpamClient
 ) -> None:
     agent = start_agent(server, "node-1")
     other_host = start_agent(server, "node-2")
@@ -291,6 +298,8 @@ def test_gc_releases_this_hosts_leases_of_the_network_not_listed(
     assert len(active_leases(engine, "elsewhere")) == 1
     again = agent.send("GC", valid_attachments=[{"container_id": "keep", "ifname": "eth0"}])
     assert again == {"ok": True, "released": 0, "errors": []}
+    recorded = [(r.item.owner_id, r.item.interface, r.detail) for r in client.iter_gc_records()]
+    assert len(recorded) == 5 and ("stale-1", "eth0", "CNI GC of network net1") in recorded
 
 
 # --- the server going away ----------------------------------------------------------------------

@@ -282,24 +282,15 @@ class Handlers:
     # -- GC, STATUS -------------------------------------------------------------------------
 
     def gc(self, request: Request) -> Response:
-        """Release this host's leases of the network whose (container, ifname) is not valid."""
-        stale = sorted(
-            {
-                (lease.owner_id, lease.interface)
-                for lease in self._active(host=self.host)
-                if lease.attributes.get(NETWORK_ATTRIBUTE) == request.network
-                and (lease.owner_id, lease.interface) not in request.valid_attachments
-            }
+        """Release this host's leases of the network whose (container, ifname) is not valid: one
+        call, checked and recorded (GC history, reason runtime_gone) by the server."""
+        reply = self.client.reconcile_host(
+            self.host,
+            sorted(request.valid_attachments),
+            match_attributes={NETWORK_ATTRIBUTE: request.network},
+            detail=f"CNI GC of network {request.network}",
         )
-        released, errors = 0, []
-        for owner_id, interface in stale:
-            try:
-                released += len(self.client.release_owner(owner_id, interface).leases)
-            except IpamClientError as err:
-                errors.append(f"releasing container {owner_id} interface {interface}: {err.message}")
-        if errors:
-            log.warning("GC of network %r: %d released, %d failed: %s", request.network, released, len(errors), errors)
-        return {"ok": True, "released": released, "errors": errors}
+        return {"ok": True, "released": len(reply.released), "errors": []}
 
     def status(self, request: Request) -> Response:
         """Ok when the server answers and each pool (or some pool of the space) has free addresses."""

@@ -16,14 +16,16 @@ FIRST_RETRY_SECONDS = 1.0
 class Registration:
     """The host's registration: RegisterHost creates the host or replaces its labels and marks it seen."""
 
-    def __init__(self, client: IpamClient, host: str, labels: Mapping[str, str]) -> None:
+    def __init__(self, client: IpamClient, host: str, labels: Mapping[str, str], ttl_seconds: int = 0) -> None:
         self.client = client
         self.host = host
         self.labels = dict(labels)
+        # How long the server counts the host alive after each heartbeat (0: the server's default).
+        self.ttl_seconds = ttl_seconds
         self._registered = threading.Event()
 
     def register(self) -> None:
-        self.client.register_host(self.host, self.labels)
+        self.client.register_host(self.host, self.labels, heartbeat_ttl_seconds=self.ttl_seconds)
         self._registered.set()
 
     def ensure(self) -> None:

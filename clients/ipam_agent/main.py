@@ -19,7 +19,7 @@ from types import FrameType
 
 from ipam_agent.handlers import Handlers
 from ipam_agent.heartbeat import Registration, heartbeat
-from ipam_agent.options import add_arguments
+from ipam_agent.options import add_arguments, heartbeat_ttl
 from ipam_agent.server import AgentSocketError, AgentSocketServer
 from ipam_client import IpamClient
 
@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     status_client = IpamClient(
         args.server, args.token, timeout=STATUS_TIMEOUT, retries=0, channel_options=CHANNEL_OPTIONS
     )
-    registration = Registration(client, args.host, dict(args.label))
+    registration = Registration(client, args.host, dict(args.label), heartbeat_ttl(args))
     try:
         server = AgentSocketServer(args.socket, Handlers(client, status_client, registration).handle)
     except AgentSocketError as err:

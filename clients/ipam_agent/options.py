@@ -4,10 +4,13 @@ so that building the `ipam` CLI's parser stays light)."""
 from __future__ import annotations
 
 import argparse
+import math
 
 from ipam_cni.protocol import DEFAULT_SOCKET
 
 DEFAULT_HEARTBEAT = 10.0
+# The default TTL: a host is stale only after missing this many heartbeats in a row.
+TTL_HEARTBEATS = 3
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,6 +29,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=_positive,
         default=DEFAULT_HEARTBEAT,
         help=f"seconds between registrations (default: {DEFAULT_HEARTBEAT:g})",
+    )
+    parser.add_argument(
+        "--heartbeat-ttl",
+        metavar="SECONDS",
+        type=_whole_positive,
+        help=f"seconds the server counts this host alive after a heartbeat (default: "
+        f"{TTL_HEARTBEATS} heartbeat intervals); silent past the server's --gc-grace, the host is dead",
     )
 
 
@@ -51,3 +61,16 @@ def _positive(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
     return value
+
+
+def _whole_positive(text: str) -> int:
+    if not text.isdigit() or int(text) == 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number of seconds above 0, got {text!r}")
+    return int(text)
+
+
+def heartbeat_ttl(args: argparse.Namespace) -> int:
+    """The TTL to register with: --heartbeat-ttl, else TTL_HEARTBEATS intervals rounded up."""
+    if args.heartbeat_ttl:
+        return int(args.heartbeat_ttl)
+    return max(1, math.ceil(args.heartbeat * TTL_HEARTBEATS))
