@@ -41,10 +41,10 @@ def database(url: str | None) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def ipam_server(url: str, port: int) -> Iterator[str]:
+def ipam_server(url: str, port: int, *extra_args: str) -> Iterator[str]:
     address = f"127.0.0.1:{port}"
     process = subprocess.Popen(
-        [sys.executable, "-m", "ipam", "serve", "--database-url", url, "--listen", address],
+        [sys.executable, "-m", "ipam", "serve", "--database-url", url, "--listen", address, *extra_args],
         stdin=subprocess.DEVNULL,
     )
     try:
