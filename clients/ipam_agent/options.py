@@ -8,6 +8,8 @@ import argparse
 from ipam_cni.protocol import DEFAULT_SOCKET
 
 DEFAULT_HEARTBEAT = 10.0
+DEFAULT_DOCKER_PLUGIN = "ipam"
+DOCKER_PLUGINS_DIR = "/run/docker/plugins"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,6 +29,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_HEARTBEAT,
         help=f"seconds between registrations (default: {DEFAULT_HEARTBEAT:g})",
     )
+
+
+    parser.add_argument(
+        "--docker",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help=f"serve Docker's remote IPAM driver on {DOCKER_PLUGINS_DIR}/NAME.sock (default: when "
+        f"{DOCKER_PLUGINS_DIR} exists)",
+    )
+    parser.add_argument(
+        "--docker-plugin-name",
+        metavar="NAME",
+        type=_plugin_name,
+        default=DEFAULT_DOCKER_PLUGIN,
+        help=f"the IPAM driver name for `docker network create --ipam-driver NAME` (default: {DEFAULT_DOCKER_PLUGIN})",
+    )
+
+
+def _plugin_name(text: str) -> str:
+    if not text or not all(c.isalnum() or c in "._-" for c in text) or text[0] in ".-":
+        raise argparse.ArgumentTypeError(f"expected letters, digits, '.', '_' or '-', got {text!r}")
+    return text
 
 
 def _label(text: str) -> tuple[str, str]:
