@@ -96,8 +96,15 @@ class DockerDriver:
 _NO_BODY = {"IpamDriver.GetCapabilities", "IpamDriver.GetDefaultAddressSpaces"}
 
 
-_JSON_KINDS = {type(None): "null", bool: "a boolean", int: "a number", float: "a number", str: "a string",
-               list: "an array", dict: "an object"}
+_JSON_KINDS = {
+    type(None): "null",
+    bool: "a boolean",
+    int: "a number",
+    float: "a number",
+    str: "a string",
+    list: "an array",
+    dict: "an object",
+}
 
 
 def _kind(value: Any) -> str:

@@ -319,9 +319,7 @@ def release_address(engine: Engine, host: str, pool: str, address: str) -> None:
         if held is None or held.state != "active":
             return  # already released
         if held.interface == ROLE_CONTAINER and held.host_id != host_id:
-            raise FailedPrecondition(
-                f'address {wanted} is held by a container on host "{held.host}", not on "{host}"'
-            )
+            raise FailedPrecondition(f'address {wanted} is held by a container on host "{held.host}", not on "{host}"')
         if held.interface in NETWORK_WIDE and network_store.other_members(conn, network.id, host_id):
             return  # still the gateway / aux address of the network on other hosts
         network_store.release_ids(conn, [int(held.id)])

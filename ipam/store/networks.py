@@ -59,9 +59,7 @@ _ADD_MEMBER = Sql(
     "INSERT INTO docker_network_host (subnet_id, host_id) VALUES (:subnet_id, :host_id) ON CONFLICT DO NOTHING"
 )
 _REMOVE_MEMBER = Sql("DELETE FROM docker_network_host WHERE subnet_id = :subnet_id AND host_id = :host_id")
-_OTHER_MEMBERS = Sql(
-    "SELECT count(*) FROM docker_network_host WHERE subnet_id = :subnet_id AND host_id <> :host_id"
-)
+_OTHER_MEMBERS = Sql("SELECT count(*) FROM docker_network_host WHERE subnet_id = :subnet_id AND host_id <> :host_id")
 _DELETE = Sql("DELETE FROM host_subnet WHERE id = :id AND kind = 'docker'")
 _SET_GATEWAY = Sql("UPDATE host_subnet SET gateway = CAST(:gateway AS inet) WHERE id = :id")
 _BUMP = Sql(
@@ -86,9 +84,7 @@ _INSERT_LEASE = Sql(
     "attributes = EXCLUDED.attributes, allocated_at = now(), released_at = NULL "
     "WHERE lease.state = 'released' RETURNING lease.id"
 )
-_RELEASE_IDS = Sql(
-    "UPDATE lease SET state = 'released', released_at = now() WHERE id = ANY(:ids) AND state = 'active'"
-)
+_RELEASE_IDS = Sql("UPDATE lease SET state = 'released', released_at = now() WHERE id = ANY(:ids) AND state = 'active'")
 _RELEASE_HOST = Sql(
     "UPDATE lease SET state = 'released', released_at = now() WHERE subnet_id = :subnet_id "
     "AND host_id = :host_id AND state = 'active' AND interface = 'container'"
