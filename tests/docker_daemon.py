@@ -97,9 +97,15 @@ class DockerDaemon:
 
     def destroy(self) -> None:
         """Stop dockerd and its containerd, and remove everything it wrote."""
+        if self.process is not None and self.process.poll() is None:
+            with contextlib.suppress(AssertionError, subprocess.TimeoutExpired):
+                self.clean()
         self.stop()
         _kill_leftovers(self.root)
-        subprocess.run(["umount", "-R", str(self.root / "data")], capture_output=True, check=False)
+        # Network namespaces of containers a killed dockerd never cleaned up are still mounted.
+        mounts = [*(self.root / "exec" / "netns").glob("*"), self.root / "data"]
+        for mount in mounts:
+            subprocess.run(["umount", "-l", str(mount)], capture_output=True, check=False)
         shutil.rmtree(self.root, ignore_errors=True)
 
     def log(self) -> str:

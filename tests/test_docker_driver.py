@@ -7,7 +7,9 @@ from __future__ import annotations
 import ipaddress
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -215,6 +217,34 @@ def test_two_hosts_share_one_network(node_a: Plugin, node_b: Plugin, client: Ipa
     node_b.ok("IpamDriver.ReleasePool", {"PoolID": pool_id})  # again: fine
     assert docker_leases(client) == {}
     assert node_a.request_pool("10.20.6.0/23")["Pool"] == "10.20.6.0/23"
+
+
+def test_hosts_joining_and_leaving_concurrently_agree_on_one_network(
+    node_a: Plugin, node_b: Plugin, client: IpamClient
+) -> None:
+    for third in range(10, 16):
+        subnet = f"10.20.{third}.0/24"
+        barrier = threading.Barrier(2)
+
+        def join(node: Plugin, subnet: str = subnet, barrier: threading.Barrier = barrier) -> str:
+            barrier.wait()
+            return str(node.request_pool(subnet)["PoolID"])
+
+        with ThreadPoolExecutor(2) as pool:
+            ids = set(pool.map(join, [node_a, node_b]))
+        assert ids == {f"{subnet}@default"}
+        barrier = threading.Barrier(2)
+
+        def leave_or_use(node: Plugin, pool_id: str = ids.pop(), barrier: threading.Barrier = barrier) -> None:
+            barrier.wait()
+            if node is node_a:
+                node.ok("IpamDriver.ReleasePool", {"PoolID": pool_id})
+            else:
+                node.request_address(pool_id, "", MAC)
+
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(leave_or_use, [node_a, node_b]))
+        assert list(docker_leases(client).values()).count(("node-b", "container")) == third - 9
 
 
 # --- bad input -----------------------------------------------------------------------------------

@@ -43,8 +43,9 @@ from ipam.store.spaces import DEFAULT_SPACE
 OPTION_POOL = "pool"
 OPTION_PREFIX_LENGTH = "prefix-length"
 OPTIONS = (OPTION_POOL, OPTION_PREFIX_LENGTH)
-# Two requests racing on one slot or one membership: run again, the second sees the first.
-_RACES = ("lease_one_per_owner", "lease_owner_on_one_host")
+# Races that running again resolves: two requests on one slot, or a host joining a network that
+# its last member was deleting (the membership's foreign key fails; the retry registers it anew).
+_RACES = ("lease_one_per_owner", "lease_owner_on_one_host", "docker_network_host_subnet_id_fkey")
 
 
 @dataclass(frozen=True)
@@ -120,12 +121,7 @@ def _register(conn: Connection, space: str, layout: NetworkLayout, pool_name: st
     ip_range = "" if layout.ip_range is None else str(layout.ip_range)
     existing = network_store.by_cidr(conn, space, cidr)
     if existing is not None:
-        if (existing.ip_range or "") != ip_range:
-            raise AlreadyExists(
-                f"subnet {cidr} is already a Docker network with ip-range {existing.ip_range or 'none'}, "
-                f"not {ip_range or 'none'}"
-            )
-        return existing
+        return _joined(existing, ip_range)
     if pool_name:
         pool = pool_store.get_pool(conn, pool_name)
         if not layout.subnet.subnet_of(parse_cidr("pool", pool.cidr)):  # type: ignore[arg-type]
@@ -140,9 +136,22 @@ def _register(conn: Connection, space: str, layout: NetworkLayout, pool_name: st
     if pool.space != space:
         raise InvalidArgument(f'options: pool "{pool.name}" is in address space "{pool.space}", not "{space}"')
     inserted = network_store.insert(conn, _values(pool, layout))
-    if inserted is None:
-        raise AlreadyExists(f"subnet {cidr} overlaps {_describe_overlap(conn, pool.space_id, cidr)}")
-    return inserted
+    if inserted is not None:
+        return inserted
+    concurrent = network_store.by_cidr(conn, space, cidr)  # another host registered it just now
+    if concurrent is not None:
+        return _joined(concurrent, ip_range)
+    raise AlreadyExists(f"subnet {cidr} overlaps {_describe_overlap(conn, pool.space_id, cidr)}")
+
+
+def _joined(network: NetworkRow, ip_range: str) -> NetworkRow:
+    """The registered network of the subnet, for a host that asks with the same ip-range."""
+    if (network.ip_range or "") != ip_range:
+        raise AlreadyExists(
+            f"subnet {network.cidr} is already a Docker network with ip-range {network.ip_range or 'none'}, "
+            f"not {ip_range or 'none'}"
+        )
+    return network
 
 
 def _carve(conn: Connection, pool: PoolRecord, prefix_length: int) -> NetworkRow:
@@ -192,10 +201,9 @@ def release_pool(engine: Engine, host: str, pool: str) -> None:
 
     def work(conn: Connection) -> None:
         host_id, _ = host_store.host_id_and_labels(conn, host)
-        found = network_store.by_cidr(conn, space, str(subnet))
-        if found is None:
+        network = _locked(conn, space, subnet)
+        if network is None:
             return  # already released
-        network = network_store.lock(conn, found.id)
         network_store.remove_member(conn, network.id, host_id)
         network_store.release_host_containers(conn, network.id, host_id)
         if not network_store.other_members(conn, network.id, host_id):
@@ -233,11 +241,17 @@ def request_address(engine: Engine, request: AddressRequest) -> str:
     return tx.run(engine, work, retry_on_constraints=_RACES)
 
 
-def _locked_network(conn: Connection, space: str, subnet: Network, shown: str) -> NetworkRow:
+def _locked(conn: Connection, space: str, subnet: Network) -> NetworkRow | None:
+    """The network of the subnet, locked: requests for one network take turns."""
     found = network_store.by_cidr(conn, space, str(subnet))
-    if found is None:
+    return None if found is None else network_store.lock(conn, found.id)
+
+
+def _locked_network(conn: Connection, space: str, subnet: Network, shown: str) -> NetworkRow:
+    network = _locked(conn, space, subnet)
+    if network is None:
         raise NotFound(f"unknown pool id {shown!r}: no Docker network {subnet} in address space {space!r}")
-    return network_store.lock(conn, found.id)
+    return network
 
 
 def _owner(network: NetworkRow, request: AddressRequest) -> DockerOwner:
@@ -308,10 +322,9 @@ def release_address(engine: Engine, host: str, pool: str, address: str) -> None:
 
     def work(conn: Connection) -> None:
         host_id, _ = host_store.host_id_and_labels(conn, host)
-        found = network_store.by_cidr(conn, space, str(subnet))
-        if found is None:
+        network = _locked(conn, space, subnet)
+        if network is None:
             return  # the network is gone, and its leases with it
-        network = network_store.lock(conn, found.id)
         layout = NetworkLayout.build(network.cidr, network.ip_range or "")
         if wanted.version != layout.family or wanted not in layout.subnet:
             raise InvalidArgument(f"address: {wanted} is outside the network subnet {network.cidr}")

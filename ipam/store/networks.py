@@ -99,10 +99,9 @@ def by_cidr(conn: Connection, space: str, cidr: str) -> NetworkRow | None:
     return _row(run(conn, _BY_CIDR, {"space": space, "cidr": cidr}).first())
 
 
-def lock(conn: Connection, network_id: int) -> NetworkRow:
-    row = _row(run(conn, _LOCK, {"id": network_id}).first())
-    assert row is not None
-    return row
+def lock(conn: Connection, network_id: int) -> NetworkRow | None:
+    """The network locked until commit; None when it was deleted meanwhile."""
+    return _row(run(conn, _LOCK, {"id": network_id}).first())
 
 
 def insert(conn: Connection, values: dict[str, Any]) -> NetworkRow | None:
