@@ -30,16 +30,18 @@ class DriverError(Exception):
 
 
 class DockerDriver:
-    def __init__(self, client: IpamClient, host: str) -> None:
+    def __init__(self, client: IpamClient, host: str, space: str = DEFAULT_ADDRESS_SPACE) -> None:
         self.client = client
         self.host = host
+        self.space = space
         self._methods: dict[str, Callable[[Body], Body]] = {
             "Plugin.Activate": lambda body: {"Implements": ["IpamDriver"]},
             # The MAC tells a new container's --ip from an aux address and from a replayed address.
             "IpamDriver.GetCapabilities": lambda body: {"RequiresMACAddress": True, "RequiresRequestReplay": True},
+            # dockerd passes the space back in RequestPool: Docker networks live in this one.
             "IpamDriver.GetDefaultAddressSpaces": lambda body: {
-                "LocalDefaultAddressSpace": DEFAULT_ADDRESS_SPACE,
-                "GlobalDefaultAddressSpace": DEFAULT_ADDRESS_SPACE,
+                "LocalDefaultAddressSpace": self.space,
+                "GlobalDefaultAddressSpace": self.space,
             },
             "IpamDriver.RequestPool": self.request_pool,
             "IpamDriver.ReleasePool": self.release_pool,

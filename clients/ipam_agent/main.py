@@ -115,7 +115,7 @@ def _docker_server(args: argparse.Namespace, client: IpamClient) -> DockerPlugin
         return None
     path = plugin_socket(args.docker_plugin_name, DOCKER_PLUGINS_DIR)
     try:
-        return DockerPluginServer(path, DockerDriver(client, args.host))
+        return DockerPluginServer(path, DockerDriver(client, args.host, args.docker_address_space))
     except AgentSocketError as err:
         if wanted:
             raise

@@ -47,6 +47,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+    parser.add_argument(
+        "--docker-address-space",
+        metavar="SPACE",
+        default="default",
+        help="the address space of Docker networks (default: default)",
+    )
+
+
 def _plugin_name(text: str) -> str:
     if not text or not all(c.isalnum() or c in "._-" for c in text) or text[0] in ".-":
         raise argparse.ArgumentTypeError(f"expected letters, digits, '.', '_' or '-', got {text!r}")
