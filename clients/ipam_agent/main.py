@@ -40,7 +40,8 @@ class AgentError(Exception):
 def build_parser(prog: str = "ipam-agent") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog,
-        description="Register this host with the IPAM server, heartbeat, and serve the ipam-cni socket.",
+        description="Register this host with the IPAM server, heartbeat, serve the ipam-cni socket and "
+        "Docker's IPAM driver.",
     )
     add_arguments(parser)
     parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")
