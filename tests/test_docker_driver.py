@@ -100,6 +100,11 @@ def test_carved_subnets_are_fresh_and_avoid_host_subnets(node_a: Plugin, client:
     assert ipaddress.ip_network(wider).prefixlen == 22
     v6 = node_a.request_pool(v6=True)["Pool"]
     assert ipaddress.IPv6Network(v6).subnet_of(ipaddress.IPv6Network("fd20::/48"))
+    # --ipam-opt reaches both halves of a dual-stack network: each family reads its own keys.
+    both = {"pool": "dv4", "prefix-length": "26", "pool-v6": "dv6", "prefix-length-v6": "56"}
+    assert ipaddress.ip_network(node_a.request_pool(options=both)["Pool"]).prefixlen == 26
+    wide6 = ipaddress.IPv6Network(node_a.request_pool(options=both, v6=True)["Pool"])
+    assert wide6.prefixlen == 56 and wide6.subnet_of(ipaddress.IPv6Network("fd20::/48"))
     # A host subnet is never carved out of a network's subnet either.
     for _ in range(3):
         host_subnet = ipaddress.ip_network(client.acquire_subnet("node-a", "dv4").cidr)
@@ -121,7 +126,7 @@ def test_pool_exhausted_and_overlap_with_a_host_subnet_are_clear(node_a: Plugin,
 def test_pool_options_and_families_are_checked(node_a: Plugin) -> None:
     base = {"AddressSpace": "default", "Pool": "", "SubPool": "", "V6": False}
     assert "unknown option 'color'" in node_a.err("IpamDriver.RequestPool", {**base, "Options": {"color": "red"}})
-    assert "prefix-length '33' is out of range" in node_a.err(
+    assert "prefix-length '33' is out of range for pool \"dv4\" (10.20.0.0/16): 16..30" in node_a.err(
         "IpamDriver.RequestPool", {**base, "Options": {"prefix-length": "33"}}
     )
     assert "is IPv6 but an IPv4 pool was asked for" in node_a.err(

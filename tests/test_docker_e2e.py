@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -128,7 +128,9 @@ def docker_leases(client: IpamClient) -> dict[str, str]:
     }
 
 
-def test_networks_containers_and_releases(docker: DockerDaemon, client: IpamClient) -> None:
+def test_networks_containers_and_releases(
+    docker: DockerDaemon, client: IpamClient, ipam_cli: Callable[..., subprocess.CompletedProcess[str]]
+) -> None:
     create_network(
         docker,
         "net-fixed",
@@ -138,7 +140,7 @@ def test_networks_containers_and_releases(docker: DockerDaemon, client: IpamClie
         "--aux-address=router=10.40.100.5",
     )
     create_network(docker, "net-carved")
-    create_network(docker, "net-dual", "--ipv6", "--subnet=fd40:0:0:9::/64")
+    create_network(docker, "net-dual", "--ipv6", "--subnet=fd40:0:0:9::/64", "--ipam-opt=pool=docker4")
     carved = subnets_of(docker, "net-carved")
     dual = subnets_of(docker, "net-dual")  # its IPv4 half is carved too
     assert [n.version for n in dual] == [4, 6] and dual[1] == ipaddress.ip_network("fd40:0:0:9::/64")
@@ -170,6 +172,15 @@ def test_networks_containers_and_releases(docker: DockerDaemon, client: IpamClie
         lease = client.get_lease(address)
         assert (lease.state, lease.host, lease.attributes["docker.role"]) == (pb.LEASE_STATE_ACTIVE, HOST, "container")
         assert lease.attributes["docker.mac"]
+    # The admin's view: `ipam lease list` shows each Docker lease's network, host, address and role,
+    # and `ipam check` finds nothing wrong with Docker networks next to host subnets.
+    listed = ipam_cli("lease", "list", "--host", HOST)
+    assert listed.returncode == 0, listed.stderr
+    assert f"docker:10.40.100.0/24#{c1}/container" in listed.stdout
+    assert "docker:10.40.100.0/24#10.40.100.1/gateway" in listed.stdout
+    assert "docker:10.40.100.0/24#10.40.100.5/aux" in listed.stdout
+    checked = ipam_cli("check")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
     # The --rm containers above released theirs.
     assert sorted(a for a, role in docker_leases(client).items() if role == "container") == sorted([c1, "10.40.100.20"])
 

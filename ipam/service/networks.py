@@ -40,9 +40,10 @@ from ipam.store import tx
 from ipam.store.networks import DockerOwner, NetworkRow
 from ipam.store.spaces import DEFAULT_SPACE
 
-OPTION_POOL = "pool"
-OPTION_PREFIX_LENGTH = "prefix-length"
-OPTIONS = (OPTION_POOL, OPTION_PREFIX_LENGTH)
+# --ipam-opt reaches both halves of a dual-stack network: each family has its own keys.
+OPTION_POOL = {4: "pool", 6: "pool-v6"}
+OPTION_PREFIX_LENGTH = {4: "prefix-length", 6: "prefix-length-v6"}
+OPTIONS = (*OPTION_POOL.values(), *OPTION_PREFIX_LENGTH.values())
 # Races that running again resolves: two requests on one slot, or a host joining a network that
 # its last member was deleting (the membership's foreign key fails; the retry registers it anew).
 _RACES = ("lease_one_per_owner", "lease_owner_on_one_host", "docker_network_host_subnet_id_fkey")
@@ -90,27 +91,26 @@ def request_pool(engine: Engine, request: PoolRequest) -> NetworkPool:
     def work(conn: Connection) -> NetworkPool:
         host_id, labels = host_store.host_id_and_labels(conn, request.host)
         if layout is not None:
-            network = _register(conn, space, layout, options.get(OPTION_POOL, ""))
+            network = _register(conn, space, layout, options.get(OPTION_POOL[family], ""))
         else:
-            pool = choose_pool(
-                conn, pool=options.get(OPTION_POOL, ""), space=space, family=family, host=request.host, labels=labels
-            )
-            network = _carve(conn, pool, _prefix_length(options, pool))
+            pool_name = options.get(OPTION_POOL[family], "")
+            pool = choose_pool(conn, pool=pool_name, space=space, family=family, host=request.host, labels=labels)
+            network = _carve(conn, pool, _prefix_length(options.get(OPTION_PREFIX_LENGTH[family], ""), pool))
         network_store.add_member(conn, network.id, host_id)
         return NetworkPool(pool_id(space, network.cidr), network.cidr)
 
     return tx.run(engine, work, retry_on_constraints=_RACES)
 
 
-def _prefix_length(options: dict[str, str], pool: PoolRecord) -> int:
-    text = options.get(OPTION_PREFIX_LENGTH, "")
+def _prefix_length(text: str, pool: PoolRecord) -> int:
     if not text:
         return pool.host_prefix_length
     bits = 32 if pool.family == 4 else 128
     low = int(pool.cidr.split("/")[1])
     if not text.isdigit() or not low <= int(text) <= bits - 2:
         raise InvalidArgument(
-            f'options: prefix-length {text!r} is out of range for pool "{pool.name}" ({pool.cidr}): {low}..{bits - 2}'
+            f'options: {OPTION_PREFIX_LENGTH[pool.family]} {text!r} is out of range for pool "{pool.name}" '
+            f"({pool.cidr}): {low}..{bits - 2}"
         )
     return int(text)
 
