@@ -232,6 +232,15 @@ def test_same_owner_key_in_two_pools_and_other_interfaces_are_fine() -> None:
     assert run(data) == []
 
 
+def test_docker_network_leases_are_checked_against_their_network_not_host_subnets() -> None:
+    data = consistent()
+    docker = lease("10.0.1.130", "10.0.1.128/25", "b", "h1", "docker:10.0.1.128/25#10.0.1.130", interface="container")
+    data["leases"].append({**docker, "docker_network": "10.0.1.128/25"})
+    assert run(data) == []
+    data["leases"][-1]["address"] = "10.0.1.5"
+    assert [(p.kind, p.subject) for p in run(data)] == [("lease_outside_subnet", "10.0.1.5")]
+
+
 def test_problems_are_sorted_by_kind_and_the_input_is_not_changed() -> None:
     data = consistent()
     data["pools"][0]["disabled"] = True

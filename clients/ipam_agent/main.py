@@ -1,4 +1,5 @@
-"""`ipam-agent` (also `ipam agent`): register the host, heartbeat, serve the CNI plugin's socket.
+"""`ipam-agent` (also `ipam agent`): register the host, heartbeat, serve the CNI plugin's socket and
+Docker's remote IPAM driver (on `/run/docker/plugins/NAME.sock`, by default when that directory exists).
 
 Runs until SIGTERM or SIGINT, then stops serving and removes the socket. Start-up failures print
 one line, `ipam-agent: error: ...`, and exit 1 (2 for bad arguments). While the server cannot be
@@ -17,10 +18,12 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
+from ipam_agent.docker_driver import DockerDriver
+from ipam_agent.docker_http import DockerPluginServer, plugin_socket
 from ipam_agent.handlers import Handlers
 from ipam_agent.heartbeat import Registration, heartbeat
-from ipam_agent.options import add_arguments, heartbeat_ttl
-from ipam_agent.server import AgentSocketError, AgentSocketServer
+from ipam_agent.options import DOCKER_PLUGINS_DIR, add_arguments, heartbeat_ttl
+from ipam_agent.server import AgentSocketError, AgentSocketServer, UnixSocketServer
 from ipam_client import IpamClient
 
 log = logging.getLogger("ipam_agent")
@@ -37,7 +40,8 @@ class AgentError(Exception):
 def build_parser(prog: str = "ipam-agent") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog,
-        description="Register this host with the IPAM server, heartbeat, and serve the ipam-cni socket.",
+        description="Register this host with the IPAM server, heartbeat, serve the ipam-cni socket and "
+        "Docker's IPAM driver.",
     )
     add_arguments(parser)
     parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")
@@ -72,21 +76,52 @@ def run(args: argparse.Namespace) -> int:
         client.close()
         status_client.close()
         raise AgentError(str(err)) from None
+    servers: list[UnixSocketServer] = [server]
+    try:
+        docker = _docker_server(args, client)
+    except AgentSocketError as err:
+        server.remove()
+        client.close()
+        status_client.close()
+        raise AgentError(str(err)) from None
+    if docker is not None:
+        servers.append(docker)
     threads = [
         threading.Thread(target=heartbeat, args=(registration, args.heartbeat, stop), name="heartbeat", daemon=True),
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="socket", daemon=True),
+        *(
+            threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.2}, name=s.path, daemon=True)
+            for s in servers
+        ),
     ]
     for thread in threads:
         thread.start()
-    log.info("serving %s for host %r (server %s)", args.socket, args.host, client.server)
+    sockets = ", ".join(s.path for s in servers)
+    log.info("serving %s for host %r (server %s)", sockets, args.host, client.server)
     while not stop.wait(1.0):
         pass
     log.info("stopping")
-    server.shutdown()
-    server.remove()
+    for each in servers:
+        each.shutdown()
+        each.remove()
     client.close()
     status_client.close()
     return 0
+
+
+def _docker_server(args: argparse.Namespace, client: IpamClient) -> DockerPluginServer | None:
+    """The Docker plugin socket when asked for (--docker), or by default when dockerd's plugin
+    directory exists; a failure is fatal only when asked for."""
+    wanted = args.docker
+    if wanted is False or (wanted is None and not os.path.isdir(DOCKER_PLUGINS_DIR)):
+        return None
+    path = plugin_socket(args.docker_plugin_name, DOCKER_PLUGINS_DIR)
+    try:
+        return DockerPluginServer(path, DockerDriver(client, args.host, args.docker_address_space))
+    except AgentSocketError as err:
+        if wanted:
+            raise
+        log.warning("not serving Docker's IPAM driver: %s (use --no-docker to silence this)", err)
+        return None
 
 
 def _stop_on_signals(stop: threading.Event) -> None:

@@ -11,6 +11,8 @@ from ipam_cni.protocol import DEFAULT_SOCKET
 DEFAULT_HEARTBEAT = 10.0
 # The default TTL: a host is stale only after missing this many heartbeats in a row.
 TTL_HEARTBEATS = 3
+DEFAULT_DOCKER_PLUGIN = "ipam"
+DOCKER_PLUGINS_DIR = "/run/docker/plugins"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,6 +39,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"seconds the server counts this host alive after a heartbeat (default: "
         f"{TTL_HEARTBEATS} heartbeat intervals); silent past the server's --gc-grace, the host is dead",
     )
+
+
+    parser.add_argument(
+        "--docker",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help=f"serve Docker's remote IPAM driver on {DOCKER_PLUGINS_DIR}/NAME.sock (default: when "
+        f"{DOCKER_PLUGINS_DIR} exists)",
+    )
+    parser.add_argument(
+        "--docker-plugin-name",
+        metavar="NAME",
+        type=_plugin_name,
+        default=DEFAULT_DOCKER_PLUGIN,
+        help=f"the IPAM driver name for `docker network create --ipam-driver NAME` (default: {DEFAULT_DOCKER_PLUGIN})",
+    )
+
+
+    parser.add_argument(
+        "--docker-address-space",
+        metavar="SPACE",
+        default="default",
+        help="the address space of Docker networks (default: default)",
+    )
+
+
+def _plugin_name(text: str) -> str:
+    if not text or not all(c.isalnum() or c in "._-" for c in text) or text[0] in ".-":
+        raise argparse.ArgumentTypeError(f"expected letters, digits, '.', '_' or '-', got {text!r}")
+    return text
 
 
 def _label(text: str) -> tuple[str, str]:

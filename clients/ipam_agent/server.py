@@ -74,19 +74,21 @@ class _Connection(socketserver.BaseRequestHandler):
         return forward.answer(outcome.status, plugin.render(outcome))
 
 
-class AgentSocketServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+class UnixSocketServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    """A threaded server on a unix socket that only root and the socket's group may use; a stale
+    socket file is replaced, a live one (another agent) is an error."""
+
     daemon_threads = True
     block_on_close = False
-    # socketserver's default backlog of 5 makes concurrent plugins fail to connect (EAGAIN).
+    # socketserver's default backlog of 5 makes concurrent clients fail to connect (EAGAIN).
     request_queue_size = socket.SOMAXCONN
 
-    def __init__(self, path: str, handle: Handle) -> None:
+    def __init__(self, path: str, handler: type[socketserver.BaseRequestHandler]) -> None:
         self.path = path
-        self.handle_message = handle
         _prepare(path)
         old_umask = os.umask(0o177)  # no window in which others may connect before the chmod
         try:
-            super().__init__(path, _Connection)
+            super().__init__(path, handler)
         except OSError as err:
             raise AgentSocketError(f"cannot listen on {path}: {err.strerror or err}") from None
         finally:
@@ -100,6 +102,12 @@ class AgentSocketServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServ
         with contextlib.suppress(OSError):
             if os.stat(self.path).st_ino == self._inode:
                 os.unlink(self.path)
+
+
+class AgentSocketServer(UnixSocketServer):
+    def __init__(self, path: str, handle: Handle) -> None:
+        self.handle_message = handle
+        super().__init__(path, _Connection)
 
 
 def _prepare(path: str) -> None:
@@ -118,7 +126,7 @@ def _prepare(path: str) -> None:
     except OSError as err:
         raise AgentSocketError(f"cannot use {path}: {err.strerror or err}") from None
     if not stat.S_ISSOCK(mode):
-        raise AgentSocketError(f"{path} exists and is not a socket; remove it or choose another --socket")
+        raise AgentSocketError(f"{path} exists and is not a socket; remove it or choose another path")
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
         try:
             probe.connect(path)

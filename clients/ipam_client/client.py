@@ -80,6 +80,7 @@ class IpamClient:
         self._subnets = ipam_pb2_grpc.SubnetServiceStub(self._channel)
         self._leases = ipam_pb2_grpc.LeaseServiceStub(self._channel)
         self._gc = ipam_pb2_grpc.GcServiceStub(self._channel)
+        self._networks = ipam_pb2_grpc.DockerNetworkServiceStub(self._channel)
 
     def close(self) -> None:
         self._channel.close()
@@ -381,3 +382,39 @@ class IpamClient:
             host=host, reason=cast("ipam_pb2.GcReason", reason), page_size=page_size
         )
         return self._pages(self._gc.ListGcRecords, request, lambda r: r.records)
+
+    # -- Docker networks --------------------------------------------------------------------
+    # Every call is idempotent (dockerd replays them after a restart), so all are retried.
+
+    def request_network_pool(
+        self,
+        host: str,
+        *,
+        space: str = "",
+        subnet: str = "",
+        ip_range: str = "",
+        options: Mapping[str, str] | None = None,
+        v6: bool = False,
+    ) -> ipam_pb2.NetworkPool:
+        """Register ``subnet`` as a Docker network (or join it), or carve a free one from a pool."""
+        request = ipam_pb2.RequestNetworkPoolRequest(
+            host=host, space=space, subnet=subnet, ip_range=ip_range, options=dict(options or {}), v6=v6
+        )
+        return self._call(self._networks.RequestNetworkPool, request)
+
+    def release_network_pool(self, host: str, pool_id: str) -> None:
+        request = ipam_pb2.ReleaseNetworkPoolRequest(host=host, pool_id=pool_id)
+        self._call(self._networks.ReleaseNetworkPool, request)
+
+    def request_network_address(
+        self, host: str, pool_id: str, address: str = "", *, role: int, mac_address: str = ""
+    ) -> ipam_pb2.NetworkAddress:
+        """Lease ``address`` ("" = any free one) of the network for ``role`` (a NetworkAddressRole)."""
+        request = ipam_pb2.RequestNetworkAddressRequest(
+            host=host, pool_id=pool_id, address=address, role=role, mac_address=mac_address  # type: ignore[arg-type]
+        )
+        return self._call(self._networks.RequestNetworkAddress, request)
+
+    def release_network_address(self, host: str, pool_id: str, address: str) -> None:
+        request = ipam_pb2.ReleaseNetworkAddressRequest(host=host, pool_id=pool_id, address=address)
+        self._call(self._networks.ReleaseNetworkAddress, request)

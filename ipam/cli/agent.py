@@ -13,10 +13,13 @@ def register(
     parser = subparsers.add_parser(
         "agent",
         parents=parents,
-        help="run the per-host agent (registers the host, serves the ipam-cni socket)",
+        help="run the per-host agent (registers the host, serves the ipam-cni socket and the Docker IPAM driver)",
         description="Register this host with the IPAM server, heartbeat, and serve the unix socket the "
-        "ipam-cni plugin talks to. Runs until SIGTERM or Ctrl-C; the same as the `ipam-agent` command.",
-        epilog="example:\n  ipam agent --host node-1 --label zone=a --server ipam.example:50051",
+        "ipam-cni plugin talks to and Docker's remote IPAM driver (/run/docker/plugins/NAME.sock). Runs until "
+        "SIGTERM or Ctrl-C; the same as the `ipam-agent` command.",
+        epilog="examples:\n  ipam agent --host node-1 --label zone=a --server ipam.example:50051\n"
+        "  ipam agent --host node-1 --docker --docker-plugin-name ipam   # then: docker network create "
+        "--ipam-driver ipam ...",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_arguments(parser)

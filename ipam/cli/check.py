@@ -103,7 +103,8 @@ def audit(
     """Every inconsistency between the records, sorted by kind then subject.
 
     pools: name, space, cidr, disabled, max_subnets_per_host; subnets: cidr, pool, space, host;
-    hosts: name; leases (the active ones): address, subnet, pool, space, host, owner_id, interface.
+    hosts: name; leases (the active ones): address, subnet, pool, space, host, owner_id, interface and,
+    for a Docker network's lease, docker_network (its subnet).
     """
     problems: list[Problem] = []
     host_names = {h["name"] for h in hosts}
@@ -184,7 +185,13 @@ def audit(
         elif found[0]["disabled"]:
             in_disabled[lease["pool"]].append(subject)
         subnet = subnet_nets.get((space, _normalized(lease["subnet"])))
-        if subnet is None:
+        if lease.get("docker_network"):
+            # A Docker network's subnet is not a host subnet (the database keeps the two apart).
+            if addr not in ipaddress.ip_network(lease["subnet"], strict=False):
+                problems.append(
+                    Problem("lease_outside_subnet", subject, f"{who} lies outside its Docker network {lease['subnet']}")
+                )
+        elif subnet is None:
             problems.append(
                 Problem(
                     "lease_outside_subnet", subject, f"{who} is in host subnet {lease['subnet']}, which does not exist"
@@ -339,6 +346,7 @@ def fetch(ipam: Any) -> Snapshot:
                     "host": lease.host,
                     "owner_id": lease.owner_id,
                     "interface": lease.interface,
+                    "docker_network": lease.attributes.get("docker.network", ""),
                 }
             )
             advance(1)

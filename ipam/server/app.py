@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from ipam.server.errors import ErrorInterceptor
 from ipam.server.servicers import (
     AddressSpaceServicer,
+    DockerNetworkServicer,
     GcServicer,
     HostServicer,
     LeaseServicer,
@@ -50,6 +51,7 @@ def create_server(
     rpc.add_GcServiceServicer_to_server(GcServicer(engine, gc), server)
     rpc.add_SubnetServiceServicer_to_server(SubnetServicer(engine), server)
     rpc.add_LeaseServiceServicer_to_server(LeaseServicer(engine), server)
+    rpc.add_DockerNetworkServiceServicer_to_server(DockerNetworkServicer(engine), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ["", *SERVICE_NAMES]:

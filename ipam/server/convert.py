@@ -10,6 +10,7 @@ from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from ipam.domain import liveness
+from ipam.domain.docker_network import ROLE_AUX, ROLE_CONTAINER, ROLE_GATEWAY
 from ipam.domain.errors import InvalidArgument
 from ipam.domain.layout import GATEWAY_FIRST_USABLE, GATEWAY_NONE
 from ipam.domain.records import (
@@ -49,6 +50,11 @@ _REASON_TO_PB = {
     liveness.HOST_DELETED: pb.GC_REASON_HOST_DELETED,
 }
 _REASON_TO_DOMAIN = {pb.GC_REASON_UNSPECIFIED: "", **{v: k for k, v in _REASON_TO_PB.items()}}
+_ROLES = {
+    pb.NETWORK_ADDRESS_ROLE_CONTAINER: ROLE_CONTAINER,
+    pb.NETWORK_ADDRESS_ROLE_GATEWAY: ROLE_GATEWAY,
+    pb.NETWORK_ADDRESS_ROLE_AUX: ROLE_AUX,
+}
 _FAMILIES = {pb.FAMILY_UNSPECIFIED: 0, pb.FAMILY_IPV4: 4, pb.FAMILY_IPV6: 6}
 _FAMILY_TO_PB = {4: pb.FAMILY_IPV4, 6: pb.FAMILY_IPV6}
 
@@ -68,6 +74,10 @@ def gateway_policy(value: int) -> str:
 
 def lease_state(value: int) -> str:
     return _enum("state", value, _STATE_TO_DOMAIN, "LeaseState")
+
+
+def network_address_role(value: int) -> str:
+    return _enum("role", value, _ROLES, "NetworkAddressRole")
 
 
 def family(field: str, value: int) -> int:

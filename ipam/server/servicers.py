@@ -7,7 +7,7 @@ from sqlalchemy import Engine
 
 from ipam.domain.errors import InvalidArgument
 from ipam.server import convert
-from ipam.service import gc, hosts, leases, pools, spaces, subnets
+from ipam.service import gc, hosts, leases, networks, pools, spaces, subnets
 from ipam.service.gc import GcSettings
 from ipam_client._pb.ipam.v1 import ipam_pb2 as pb
 from ipam_client._pb.ipam.v1 import ipam_pb2_grpc as rpc
@@ -213,3 +213,40 @@ class LeaseServicer(rpc.LeaseServiceServicer):
             page_token=request.page_token,
         )
         return pb.ListLeasesResponse(leases=[convert.lease(r) for r in page.items], next_page_token=page.next_token)
+
+
+class DockerNetworkServicer(rpc.DockerNetworkServiceServicer):
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def RequestNetworkPool(self, request: pb.RequestNetworkPoolRequest, context: Ctx) -> pb.NetworkPool:
+        command = networks.PoolRequest(
+            host=request.host,
+            space=request.space,
+            subnet=request.subnet,
+            ip_range=request.ip_range,
+            options=dict(request.options),
+            v6=request.v6,
+        )
+        result = networks.request_pool(self.engine, command)
+        return pb.NetworkPool(pool_id=result.pool_id, cidr=result.cidr)
+
+    def ReleaseNetworkPool(self, request: pb.ReleaseNetworkPoolRequest, context: Ctx) -> pb.ReleaseNetworkPoolResponse:
+        networks.release_pool(self.engine, request.host, request.pool_id)
+        return pb.ReleaseNetworkPoolResponse()
+
+    def RequestNetworkAddress(self, request: pb.RequestNetworkAddressRequest, context: Ctx) -> pb.NetworkAddress:
+        command = networks.AddressRequest(
+            host=request.host,
+            pool_id=request.pool_id,
+            address=request.address,
+            role=convert.network_address_role(request.role),
+            mac=request.mac_address,
+        )
+        return pb.NetworkAddress(address_cidr=networks.request_address(self.engine, command))
+
+    def ReleaseNetworkAddress(
+        self, request: pb.ReleaseNetworkAddressRequest, context: Ctx
+    ) -> pb.ReleaseNetworkAddressResponse:
+        networks.release_address(self.engine, request.host, request.pool_id, request.address)
+        return pb.ReleaseNetworkAddressResponse()

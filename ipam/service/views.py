@@ -50,11 +50,14 @@ def subnet_usage(layout: PoolLayout, idx: int, active: int, cooling: int) -> Usa
 
 def lease_record(row: Any) -> LeaseRecord:
     """A lease from a row of the store's lease view."""
-    gateway = subnet_gateway(row.subnet, row.gateway_policy)
+    if row.subnet_kind == "docker":  # a Docker network's gateway is whatever dockerd asked for
+        gateway = row.network_gateway or ""
+    else:
+        gateway = str(subnet_gateway(row.subnet, row.gateway_policy) or "")
     return LeaseRecord(
         address=row.address,
         prefix_length=row.prefix_length,
-        gateway="" if gateway is None else str(gateway),
+        gateway=gateway,
         subnet=row.subnet,
         pool=row.pool,
         space=row.space,

@@ -23,10 +23,10 @@ class NewOwner:
 
 # Everything a LeaseRecord needs, joined from the lease's subnet, pool, space and host.
 _VIEW_COLUMNS = (
-    "l.id, CAST(host(l.address) AS text) AS address, p.host_prefix_length AS prefix_length, "
+    "l.id, CAST(host(l.address) AS text) AS address, masklen(hs.cidr) AS prefix_length, "
     "CAST(hs.cidr AS text) AS subnet, hs.idx, p.name AS pool, sp.name AS space, h.name AS host, "
     "l.owner_id, l.interface, l.state, l.allocated_at, l.released_at, p.family, l.attributes, "
-    "p.gateway_policy, l.pool_id, l.host_id"
+    "p.gateway_policy, l.pool_id, l.host_id, hs.kind AS subnet_kind, CAST(host(hs.gateway) AS text) AS network_gateway"
 )
 _VIEW = (
     f"SELECT {_VIEW_COLUMNS} "

@@ -108,9 +108,15 @@ class HostSubnet(Base):
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     pool_id: Mapped[int] = mapped_column(ForeignKey("pool.id", ondelete="CASCADE"), nullable=False)
     space_id: Mapped[int] = mapped_column(ForeignKey("address_space.id"), nullable=False)
-    host_id: Mapped[int] = mapped_column(ForeignKey("host.id"), nullable=False)
-    idx: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    # 'host': a block of the pool owned by one host; 'docker': a Docker network's subnet, shared
+    # by every host using the network (no host, no block index).
+    kind: Mapped[str] = mapped_column(Text, nullable=False, server_default="host")
+    host_id: Mapped[int | None] = mapped_column(ForeignKey("host.id"))
+    idx: Mapped[int | None] = mapped_column(BigInteger)
     cidr: Mapped[str] = mapped_column(CIDR, nullable=False)
+    # Docker only: where any-address requests are served from (--ip-range), and the gateway.
+    ip_range: Mapped[str | None] = mapped_column(CIDR)
+    gateway: Mapped[str | None] = mapped_column(INET)
     # Bump pointer: offsets below it were handed out at least once.
     next_offset: Mapped[int] = mapped_column(BigInteger, nullable=False)
     offset_limit: Mapped[int] = mapped_column(BigInteger, nullable=False)
@@ -125,7 +131,21 @@ class HostSubnet(Base):
             using="gist",
         ),
         Index("host_subnet_by_host", "host_id", "pool_id"),
+        CheckConstraint("kind IN ('host', 'docker')", name="host_subnet_kind"),
+        CheckConstraint(
+            "(kind = 'host') = (host_id IS NOT NULL AND idx IS NOT NULL)", name="host_subnet_host_has_block"
+        ),
+        CheckConstraint("kind = 'docker' OR (ip_range IS NULL AND gateway IS NULL)", name="host_subnet_docker_fields"),
     )
+
+
+class DockerNetworkHost(Base):
+    """A host using a Docker network subnet (its dockerd asked for the pool)."""
+
+    __tablename__ = "docker_network_host"
+    subnet_id: Mapped[int] = mapped_column(ForeignKey("host_subnet.id", ondelete="CASCADE"), primary_key=True)
+    host_id: Mapped[int] = mapped_column(ForeignKey("host.id"), primary_key=True)
+    created_at: Mapped[datetime] = _created()
 
 
 class Lease(Base):

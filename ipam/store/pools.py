@@ -52,9 +52,9 @@ _COUNTS = Sql(
     "(SELECT count(*) FROM lease WHERE pool_id = :id AND state = 'active') AS active, "
     "(SELECT count(*) FROM lease WHERE pool_id = :id AND state = 'released' "
     " AND released_at > now() - make_interval(secs => :cooldown)) AS cooling, "
-    "(SELECT count(*) FROM host_subnet WHERE pool_id = :id) AS subnets, "
+    "(SELECT count(*) FROM host_subnet WHERE pool_id = :id AND kind = 'host') AS subnets, "
     "(SELECT count(*) FROM host_subnet hs JOIN pool p ON p.id = hs.pool_id WHERE hs.pool_id = :id "
-    " AND hs.cidr <<= ANY(p.reserved_cidrs)) AS reserved_subnets"
+    " AND hs.kind = 'host' AND hs.cidr <<= ANY(p.reserved_cidrs)) AS reserved_subnets"
 )
 _FORGET_RELEASED_IN = Sql(
     "DELETE FROM lease WHERE pool_id = :id AND state = 'released' AND address <<= ANY(CAST(:cidrs AS cidr[]))"

@@ -62,7 +62,8 @@ _BUMP = Sql(
 _SET_NEXT_OFFSET = Sql("UPDATE host_subnet SET next_offset = :next WHERE id = :id")
 _BY_CIDR = Sql(
     f"SELECT {_COLUMNS.replace('id,', 'hs.id,', 1)} FROM host_subnet hs "
-    "JOIN address_space s ON s.id = hs.space_id WHERE s.name = :space AND hs.cidr = CAST(:cidr AS cidr)"
+    "JOIN address_space s ON s.id = hs.space_id WHERE s.name = :space AND hs.kind = 'host' "
+    "AND hs.cidr = CAST(:cidr AS cidr)"
 )
 _ACTIVE_COUNT = Sql("SELECT count(*) FROM lease WHERE subnet_id = :id AND state = 'active'")
 _DELETE = Sql("DELETE FROM host_subnet WHERE id = :id")

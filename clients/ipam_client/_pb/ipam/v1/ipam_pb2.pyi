@@ -43,6 +43,13 @@ class GcReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     GC_REASON_RUNTIME_GONE: _ClassVar[GcReason]
     GC_REASON_EMPTY_SUBNET: _ClassVar[GcReason]
     GC_REASON_HOST_DELETED: _ClassVar[GcReason]
+
+class NetworkAddressRole(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    NETWORK_ADDRESS_ROLE_UNSPECIFIED: _ClassVar[NetworkAddressRole]
+    NETWORK_ADDRESS_ROLE_CONTAINER: _ClassVar[NetworkAddressRole]
+    NETWORK_ADDRESS_ROLE_GATEWAY: _ClassVar[NetworkAddressRole]
+    NETWORK_ADDRESS_ROLE_AUX: _ClassVar[NetworkAddressRole]
 FAMILY_UNSPECIFIED: Family
 FAMILY_IPV4: Family
 FAMILY_IPV6: Family
@@ -61,6 +68,10 @@ GC_REASON_DEAD_HOST: GcReason
 GC_REASON_RUNTIME_GONE: GcReason
 GC_REASON_EMPTY_SUBNET: GcReason
 GC_REASON_HOST_DELETED: GcReason
+NETWORK_ADDRESS_ROLE_UNSPECIFIED: NetworkAddressRole
+NETWORK_ADDRESS_ROLE_CONTAINER: NetworkAddressRole
+NETWORK_ADDRESS_ROLE_GATEWAY: NetworkAddressRole
+NETWORK_ADDRESS_ROLE_AUX: NetworkAddressRole
 
 class AddressSpace(_message.Message):
     __slots__ = ("name", "description", "create_time")
@@ -654,3 +665,80 @@ class ListGcRecordsResponse(_message.Message):
     records: _containers.RepeatedCompositeFieldContainer[GcRecord]
     next_page_token: str
     def __init__(self, records: _Optional[_Iterable[_Union[GcRecord, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class RequestNetworkPoolRequest(_message.Message):
+    __slots__ = ("host", "space", "subnet", "ip_range", "options", "v6")
+    class OptionsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    HOST_FIELD_NUMBER: _ClassVar[int]
+    SPACE_FIELD_NUMBER: _ClassVar[int]
+    SUBNET_FIELD_NUMBER: _ClassVar[int]
+    IP_RANGE_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    V6_FIELD_NUMBER: _ClassVar[int]
+    host: str
+    space: str
+    subnet: str
+    ip_range: str
+    options: _containers.ScalarMap[str, str]
+    v6: bool
+    def __init__(self, host: _Optional[str] = ..., space: _Optional[str] = ..., subnet: _Optional[str] = ..., ip_range: _Optional[str] = ..., options: _Optional[_Mapping[str, str]] = ..., v6: _Optional[bool] = ...) -> None: ...
+
+class NetworkPool(_message.Message):
+    __slots__ = ("pool_id", "cidr")
+    POOL_ID_FIELD_NUMBER: _ClassVar[int]
+    CIDR_FIELD_NUMBER: _ClassVar[int]
+    pool_id: str
+    cidr: str
+    def __init__(self, pool_id: _Optional[str] = ..., cidr: _Optional[str] = ...) -> None: ...
+
+class ReleaseNetworkPoolRequest(_message.Message):
+    __slots__ = ("host", "pool_id")
+    HOST_FIELD_NUMBER: _ClassVar[int]
+    POOL_ID_FIELD_NUMBER: _ClassVar[int]
+    host: str
+    pool_id: str
+    def __init__(self, host: _Optional[str] = ..., pool_id: _Optional[str] = ...) -> None: ...
+
+class ReleaseNetworkPoolResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class RequestNetworkAddressRequest(_message.Message):
+    __slots__ = ("host", "pool_id", "address", "role", "mac_address")
+    HOST_FIELD_NUMBER: _ClassVar[int]
+    POOL_ID_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    MAC_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    host: str
+    pool_id: str
+    address: str
+    role: NetworkAddressRole
+    mac_address: str
+    def __init__(self, host: _Optional[str] = ..., pool_id: _Optional[str] = ..., address: _Optional[str] = ..., role: _Optional[_Union[NetworkAddressRole, str]] = ..., mac_address: _Optional[str] = ...) -> None: ...
+
+class NetworkAddress(_message.Message):
+    __slots__ = ("address_cidr",)
+    ADDRESS_CIDR_FIELD_NUMBER: _ClassVar[int]
+    address_cidr: str
+    def __init__(self, address_cidr: _Optional[str] = ...) -> None: ...
+
+class ReleaseNetworkAddressRequest(_message.Message):
+    __slots__ = ("host", "pool_id", "address")
+    HOST_FIELD_NUMBER: _ClassVar[int]
+    POOL_ID_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    host: str
+    pool_id: str
+    address: str
+    def __init__(self, host: _Optional[str] = ..., pool_id: _Optional[str] = ..., address: _Optional[str] = ...) -> None: ...
+
+class ReleaseNetworkAddressResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

@@ -1237,3 +1237,209 @@ class GcService:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class DockerNetworkServiceStub:
+    """Missing associated documentation comment in .proto file."""
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.RequestNetworkPool = channel.unary_unary(
+                '/ipam.v1.DockerNetworkService/RequestNetworkPool',
+                request_serializer=ipam_dot_v1_dot_ipam__pb2.RequestNetworkPoolRequest.SerializeToString,
+                response_deserializer=ipam_dot_v1_dot_ipam__pb2.NetworkPool.FromString,
+                _registered_method=True)
+        self.ReleaseNetworkPool = channel.unary_unary(
+                '/ipam.v1.DockerNetworkService/ReleaseNetworkPool',
+                request_serializer=ipam_dot_v1_dot_ipam__pb2.ReleaseNetworkPoolRequest.SerializeToString,
+                response_deserializer=ipam_dot_v1_dot_ipam__pb2.ReleaseNetworkPoolResponse.FromString,
+                _registered_method=True)
+        self.RequestNetworkAddress = channel.unary_unary(
+                '/ipam.v1.DockerNetworkService/RequestNetworkAddress',
+                request_serializer=ipam_dot_v1_dot_ipam__pb2.RequestNetworkAddressRequest.SerializeToString,
+                response_deserializer=ipam_dot_v1_dot_ipam__pb2.NetworkAddress.FromString,
+                _registered_method=True)
+        self.ReleaseNetworkAddress = channel.unary_unary(
+                '/ipam.v1.DockerNetworkService/ReleaseNetworkAddress',
+                request_serializer=ipam_dot_v1_dot_ipam__pb2.ReleaseNetworkAddressRequest.SerializeToString,
+                response_deserializer=ipam_dot_v1_dot_ipam__pb2.ReleaseNetworkAddressResponse.FromString,
+                _registered_method=True)
+
+
+class DockerNetworkServiceServicer:
+    """Missing associated documentation comment in .proto file."""
+
+    def RequestNetworkPool(self, request, context):
+        """Registers the subnet (ALREADY_EXISTS when it overlaps another network or a host subnet), or
+        carves a fresh one (RESOURCE_EXHAUSTED when the pool has none left).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReleaseNetworkPool(self, request, context):
+        """The host leaves the network; the last host releases the subnet, its gateway and aux addresses.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RequestNetworkAddress(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReleaseNetworkAddress(self, request, context):
+        """Succeeds when the address is already released; the gateway and aux addresses stay while
+        other hosts use the network.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_DockerNetworkServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'RequestNetworkPool': grpc.unary_unary_rpc_method_handler(
+                    servicer.RequestNetworkPool,
+                    request_deserializer=ipam_dot_v1_dot_ipam__pb2.RequestNetworkPoolRequest.FromString,
+                    response_serializer=ipam_dot_v1_dot_ipam__pb2.NetworkPool.SerializeToString,
+            ),
+            'ReleaseNetworkPool': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReleaseNetworkPool,
+                    request_deserializer=ipam_dot_v1_dot_ipam__pb2.ReleaseNetworkPoolRequest.FromString,
+                    response_serializer=ipam_dot_v1_dot_ipam__pb2.ReleaseNetworkPoolResponse.SerializeToString,
+            ),
+            'RequestNetworkAddress': grpc.unary_unary_rpc_method_handler(
+                    servicer.RequestNetworkAddress,
+                    request_deserializer=ipam_dot_v1_dot_ipam__pb2.RequestNetworkAddressRequest.FromString,
+                    response_serializer=ipam_dot_v1_dot_ipam__pb2.NetworkAddress.SerializeToString,
+            ),
+            'ReleaseNetworkAddress': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReleaseNetworkAddress,
+                    request_deserializer=ipam_dot_v1_dot_ipam__pb2.ReleaseNetworkAddressRequest.FromString,
+                    response_serializer=ipam_dot_v1_dot_ipam__pb2.ReleaseNetworkAddressResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'ipam.v1.DockerNetworkService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('ipam.v1.DockerNetworkService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class DockerNetworkService:
+    """Missing associated documentation comment in .proto file."""
+
+    @staticmethod
+    def RequestNetworkPool(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ipam.v1.DockerNetworkService/RequestNetworkPool',
+            ipam_dot_v1_dot_ipam__pb2.RequestNetworkPoolRequest.SerializeToString,
+            ipam_dot_v1_dot_ipam__pb2.NetworkPool.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReleaseNetworkPool(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ipam.v1.DockerNetworkService/ReleaseNetworkPool',
+            ipam_dot_v1_dot_ipam__pb2.ReleaseNetworkPoolRequest.SerializeToString,
+            ipam_dot_v1_dot_ipam__pb2.ReleaseNetworkPoolResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RequestNetworkAddress(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ipam.v1.DockerNetworkService/RequestNetworkAddress',
+            ipam_dot_v1_dot_ipam__pb2.RequestNetworkAddressRequest.SerializeToString,
+            ipam_dot_v1_dot_ipam__pb2.NetworkAddress.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReleaseNetworkAddress(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ipam.v1.DockerNetworkService/ReleaseNetworkAddress',
+            ipam_dot_v1_dot_ipam__pb2.ReleaseNetworkAddressRequest.SerializeToString,
+            ipam_dot_v1_dot_ipam__pb2.ReleaseNetworkAddressResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

@@ -1,7 +1,7 @@
 """Host liveness (heartbeat TTL, drain) and the record of garbage collection.
 
-Revision ID: 0006
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-11-29 22:00:00
 
 A host's state (alive / stale / dead) follows from its last heartbeat, its TTL and the grace
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006"
-down_revision: str | None = "0002"
+revision: str = "0004"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
