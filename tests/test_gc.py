@@ -410,3 +410,40 @@ def test_bad_gc_requests(client: IpamClient, channel: grpc.Channel) -> None:
         client.run_gc(host="not a name")
     with pytest.raises(NotFound):
         client.drain_host("ghost")
+
+
+# --- Docker networks: their gateway and aux addresses belong to the network ------------------------
+
+
+def test_docker_network_addresses_outlive_a_dead_or_deleted_member(client: IpamClient, engine: Engine) -> None:
+    client.create_pool("dock", "10.70.0.0/16", 24)
+    for host in ("node-a", "node-b", "node-c"):
+        client.register_host(host)
+    shared = client.request_network_pool("node-a", subnet="10.70.5.0/24")
+    client.request_network_pool("node-b", subnet="10.70.5.0/24")
+    gateway = client.request_network_address("node-a", shared.pool_id, role=pb.NETWORK_ADDRESS_ROLE_GATEWAY)
+    container = client.request_network_address(
+        "node-a", shared.pool_id, role=pb.NETWORK_ADDRESS_ROLE_CONTAINER, mac_address="02:42:0a:46:05:07"
+    )
+    alone = client.request_network_pool("node-c", subnet="10.70.9.0/24")
+    client.request_network_address("node-c", alone.pool_id, role=pb.NETWORK_ADDRESS_ROLE_GATEWAY)
+
+    # node-a dies: its container's address goes, the network's gateway stays.
+    age(engine, "node-a", 2 * GRACE)
+    silence(engine, "node-a", GRACE + 60)
+    reply = client.run_gc(grace_seconds=GRACE)
+    assert [i.target for i in reply.items if i.kind == "lease"] == [container.address_cidr.split("/")[0]]
+    still = {lease.address for lease in client.list_leases(state=pb.LEASE_STATE_ACTIVE)}
+    assert gateway.address_cidr.split("/")[0] in still
+
+    # Deleting node-a passes the gateway to node-b; deleting node-c, the only member of its
+    # network, removes that network.
+    client.drain_host("node-a")
+    released = client.delete_host("node-a").released
+    assert [i.kind for i in released] == []
+    (gateway_lease,) = [x for x in client.list_leases(state=pb.LEASE_STATE_ACTIVE) if x.subnet == "10.70.5.0/24"]
+    assert gateway_lease.host == "node-b"
+    client.drain_host("node-c")
+    gone = client.delete_host("node-c").released
+    assert [(i.kind, i.target) for i in gone] == [("subnet", "10.70.9.0/24")]
+    assert [lease.subnet for lease in client.list_leases(state=pb.LEASE_STATE_ACTIVE)] == ["10.70.5.0/24"]

@@ -190,6 +190,7 @@ def delete_host(engine: Engine, name: str, grace_seconds: int) -> list[Reclaimed
         held = [lease_id for lease_id, _ in gc_store.host_active_leases(conn, host_id)]
         reclaimed += gc_store.release_gone(conn, host_id, held, listed_at, liveness.HOST_DELETED, "")
         gc_store.rehome_released(conn, host_id)
+        reclaimed += gc_store.leave_docker_networks(conn, host_id, liveness.HOST_DELETED)
         for subnet_id, item in gc_store.host_subnets(conn, host_id):
             reclaimed += gc_store.release_in_subnet(conn, subnet_id, liveness.HOST_DELETED)
             pool_id, idx = gc_store.subnet_block(conn, subnet_id)

@@ -37,10 +37,16 @@ _DEAD_HOSTS = Sql(
     f"SELECT id, name FROM host WHERE last_seen_at < {_GRACE} "
     "AND (CAST(:host AS text) IS NULL OR name = :host) ORDER BY name"
 )
+# A Docker network's gateway and aux addresses belong to the network, whichever host asked for
+# them: they go with the network (ReleaseNetworkPool), never with a host.
+_NETWORK_WIDE = (
+    "(l.interface IN ('gateway', 'aux') AND EXISTS (SELECT 1 FROM host_subnet d "
+    "WHERE d.id = l.subnet_id AND d.kind = 'docker'))"
+)
 _DEAD_HOST_LEASES = Sql(
     f"SELECT l.id, {_LEASE_COLUMNS} FROM lease l JOIN host h ON h.id = l.host_id {_LEASE_JOINS} "
     f"WHERE l.host_id = :host_id AND l.state = 'active' AND l.allocated_at < {_GRACE} "
-    "AND l.allocated_at <= :listed_at AND l.id > :after ORDER BY l.id LIMIT :limit"
+    f"AND l.allocated_at <= :listed_at AND l.id > :after AND NOT {_NETWORK_WIDE} ORDER BY l.id LIMIT :limit"
 )
 # Records what it releases in the same statement.
 _RELEASE_RECORDED = (
@@ -55,7 +61,9 @@ _RELEASE_RECORDED = (
     "SELECT host, space, pool, target, owner_id, interface FROM released"
 )
 _LOCK_DEAD_HOST = Sql(f"SELECT id FROM host WHERE id = :host_id AND last_seen_at < {_GRACE} FOR NO KEY UPDATE")
-_RELEASE_DEAD = Sql(_RELEASE_RECORDED.format(condition=f"l.host_id = :host_id AND l.allocated_at < {_GRACE}"))
+_RELEASE_DEAD = Sql(
+    _RELEASE_RECORDED.format(condition=f"l.host_id = :host_id AND l.allocated_at < {_GRACE} AND NOT {_NETWORK_WIDE}")
+)
 _RELEASE_GONE = Sql(_RELEASE_RECORDED.format(condition="l.host_id = :host_id"))
 _RELEASE_IN_SUBNET = Sql(_RELEASE_RECORDED.format(condition="l.subnet_id = :subnet_id"))
 _ACTIVE_IN_SUBNET = Sql("SELECT id FROM lease WHERE subnet_id = :subnet_id AND state = 'active'")
@@ -118,8 +126,25 @@ _RECORD = Sql(
 )
 _HOST_ACTIVE_LEASES = Sql(
     f"SELECT l.id, {_LEASE_COLUMNS} FROM lease l JOIN host h ON h.id = l.host_id {_LEASE_JOINS} "
-    "WHERE l.host_id = :host_id AND l.state = 'active' ORDER BY l.id"
+    f"WHERE l.host_id = :host_id AND l.state = 'active' AND NOT {_NETWORK_WIDE} ORDER BY l.id"
 )
+# Docker networks the host is the only member of go with it; in the others, what it still holds
+# (network-wide addresses, released rows) passes to another member.
+_SOLE_DOCKER_NETWORKS = Sql(
+    "SELECT d.id, h.name AS host, sp.name AS space, coalesce(p.name, '') AS pool, CAST(d.cidr AS text) AS cidr "
+    "FROM docker_network_host m "
+    "JOIN host_subnet d ON d.id = m.subnet_id JOIN host h ON h.id = m.host_id "
+    "JOIN address_space sp ON sp.id = d.space_id LEFT JOIN pool p ON p.id = d.pool_id "
+    "WHERE m.host_id = :host_id AND NOT EXISTS (SELECT 1 FROM docker_network_host o "
+    "WHERE o.subnet_id = m.subnet_id AND o.host_id <> :host_id) FOR UPDATE OF d"
+)
+_DELETE_NETWORK = Sql("DELETE FROM host_subnet WHERE id = :id AND kind = 'docker'")
+_PASS_ON_DOCKER_LEASES = Sql(
+    "UPDATE lease l SET host_id = o.host_id FROM (SELECT subnet_id, min(host_id) AS host_id "
+    "FROM docker_network_host WHERE host_id <> :host_id GROUP BY subnet_id) o "
+    "WHERE l.subnet_id = o.subnet_id AND l.host_id = :host_id"
+)
+_LEAVE_DOCKER_NETWORKS = Sql("DELETE FROM docker_network_host WHERE host_id = :host_id")
 # Released leases of the host in other hosts' subnets (a specific address) move to the subnet's host.
 _REHOME_RELEASED = Sql(
     "UPDATE lease l SET host_id = hs.host_id FROM host_subnet hs "
@@ -253,6 +278,20 @@ def host_active_leases(conn: Connection, host_id: int) -> list[tuple[int, Reclai
 
 def rehome_released(conn: Connection, host_id: int) -> None:
     run(conn, _REHOME_RELEASED, {"host_id": host_id})
+
+
+def leave_docker_networks(conn: Connection, host_id: int, reason: str) -> list[Reclaimed]:
+    """The host leaves its Docker networks: those only it used go (recorded), the others keep
+    their addresses under another member."""
+    gone = []
+    for row in run(conn, _SOLE_DOCKER_NETWORKS, {"host_id": host_id}):
+        network_id, host, space, pool, cidr = row
+        run(conn, _DELETE_NETWORK, {"id": network_id})
+        gone.append(Reclaimed(reason, "subnet", host, space, pool, cidr))
+        record(conn, gone[-1], "Docker network")
+    run(conn, _PASS_ON_DOCKER_LEASES, {"host_id": host_id})
+    run(conn, _LEAVE_DOCKER_NETWORKS, {"host_id": host_id})
+    return gone
 
 
 def host_subnets(conn: Connection, host_id: int) -> list[tuple[int, Reclaimed]]:
