@@ -79,6 +79,7 @@ class IpamClient:
         self._hosts = ipam_pb2_grpc.HostServiceStub(self._channel)
         self._subnets = ipam_pb2_grpc.SubnetServiceStub(self._channel)
         self._leases = ipam_pb2_grpc.LeaseServiceStub(self._channel)
+        self._tokens = ipam_pb2_grpc.TokenServiceStub(self._channel)
 
     def close(self) -> None:
         self._channel.close()
@@ -326,3 +327,20 @@ class IpamClient:
         page_size: int = 0,
     ) -> list[ipam_pb2.Lease]:
         return list(self.iter_leases(pool, host, owner_id, interface, state, page_size=page_size))
+
+    # -- API tokens (admin) -----------------------------------------------------------------
+
+    def create_token(
+        self, name: str, role: str, *, host: str = "", ttl_seconds: int = 0
+    ) -> ipam_pb2.CreateTokenResponse:
+        """A new token; its ``secret`` (the whole token text) is returned this once only."""
+        request = ipam_pb2.CreateTokenRequest(name=name, role=role, host=host, ttl_seconds=ttl_seconds)
+        return self._call(self._tokens.CreateToken, request)
+
+    def iter_tokens(self, *, include_revoked: bool = False, page_size: int = 0) -> Iterator[ipam_pb2.ApiToken]:
+        request = ipam_pb2.ListTokensRequest(include_revoked=include_revoked, page_size=page_size)
+        return self._pages(self._tokens.ListTokens, request, lambda r: r.tokens)
+
+    def revoke_token(self, name: str) -> ipam_pb2.ApiToken:
+        """Revoke the token with this name or id (revoking twice is fine)."""
+        return self._call(self._tokens.RevokeToken, ipam_pb2.RevokeTokenRequest(name=name))

@@ -11,6 +11,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from ipam.domain.errors import InvalidArgument
 from ipam.domain.layout import GATEWAY_FIRST_USABLE, GATEWAY_NONE
 from ipam.domain.records import HostRecord, LeaseRecord, PoolRecord, SpaceRecord, SubnetRecord, Usage
+from ipam.domain.tokens import TokenRecord
 from ipam_client._pb.ipam.v1 import ipam_pb2 as pb
 
 _GATEWAY_TO_DOMAIN = {
@@ -133,4 +134,16 @@ def lease(record: LeaseRecord) -> pb.Lease:
         allocate_time=timestamp(record.allocated_at),
         release_time=timestamp(record.released_at),
         family=_FAMILY_TO_PB[record.family],
+    )
+
+
+def token(record: TokenRecord) -> pb.ApiToken:
+    return pb.ApiToken(
+        id=record.id,
+        name=record.name,
+        role=record.role,
+        host=record.host or "",
+        create_time=timestamp(record.created_at),
+        expire_time=timestamp(record.expires_at),
+        revoke_time=timestamp(record.revoked_at),
     )
