@@ -21,7 +21,9 @@ from ipam_client import (
     IpamClient,
     IpamClientError,
     NotFound,
+    PermissionDenied,
     ResourceExhausted,
+    Unauthenticated,
     from_rpc_error,
     pb,
 )
@@ -33,6 +35,8 @@ CODES: dict[type[IpamClientError], grpc.StatusCode] = {
     AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
     FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
     ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
+    Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
 }
 
 

@@ -6,12 +6,14 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent import futures
+from dataclasses import dataclass
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from sqlalchemy import Engine
 
+from ipam.server.auth import AuthInterceptor
 from ipam.server.errors import ErrorInterceptor
 from ipam.server.servicers import (
     AddressSpaceServicer,
@@ -19,7 +21,11 @@ from ipam.server.servicers import (
     LeaseServicer,
     PoolServicer,
     SubnetServicer,
+    TokenServicer,
 )
+from ipam.server.tls import ServerTls
+from ipam.server.token_cache import TokenCache
+from ipam.service import tokens
 from ipam.store.engine import make_engine
 from ipam_client._pb.ipam.v1 import ipam_pb2 as pb
 from ipam_client._pb.ipam.v1 import ipam_pb2_grpc as rpc
@@ -31,11 +37,29 @@ GRACE_SECONDS = 10.0
 SERVICE_NAMES = [pb.DESCRIPTOR.services_by_name[name].full_name for name in pb.DESCRIPTOR.services_by_name]
 
 
-def create_server(engine: Engine, listen: str, *, workers: int = WORKERS) -> tuple[grpc.Server, int]:
-    """A started server bound to `listen` ("host:port"; port 0 picks one) and its port."""
+@dataclass(frozen=True)
+class ServerOptions:
+    """How `ipam serve` runs beyond where it listens: auth, TLS."""
+
+    workers: int = WORKERS
+    auth: bool = False
+    tls: ServerTls | None = None
+
+
+def create_server(engine: Engine, listen: str, options: ServerOptions = ServerOptions()) -> tuple[grpc.Server, int]:
+    """A started server bound to `listen` ("host:port"; port 0 picks one) and its port.
+
+    Raises TlsConfigError for unusable certificate files, before anything listens.
+    """
+    credentials = options.tls.credentials() if options.tls is not None else None
+    token_cache = TokenCache(lambda token: tokens.authenticate(engine, token)) if options.auth else None
+    interceptors: list[grpc.ServerInterceptor] = []
+    if token_cache is not None:
+        interceptors.append(AuthInterceptor(token_cache))
+    interceptors.append(ErrorInterceptor())
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rpc"),
-        interceptors=[ErrorInterceptor()],
+        futures.ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="rpc"),
+        interceptors=interceptors,
         options=[("grpc.so_reuseport", 0)],
     )
     rpc.add_AddressSpaceServiceServicer_to_server(AddressSpaceServicer(engine), server)
@@ -43,12 +67,13 @@ def create_server(engine: Engine, listen: str, *, workers: int = WORKERS) -> tup
     rpc.add_HostServiceServicer_to_server(HostServicer(engine), server)
     rpc.add_SubnetServiceServicer_to_server(SubnetServicer(engine), server)
     rpc.add_LeaseServiceServicer_to_server(LeaseServicer(engine), server)
+    rpc.add_TokenServiceServicer_to_server(TokenServicer(engine, token_cache), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ["", *SERVICE_NAMES]:
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     reflection.enable_server_reflection([*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
-    port = server.add_insecure_port(listen)
+    port = server.add_secure_port(listen, credentials) if credentials else server.add_insecure_port(listen)
     if port == 0:
         raise OSError(f"cannot listen on {listen}")
     server.start()
@@ -59,17 +84,17 @@ def serve(
     database_url: str,
     listen: str,
     stop: threading.Event,
+    options: ServerOptions = ServerOptions(),
     *,
-    workers: int = WORKERS,
     on_ready: Callable[[int], None] | None = None,
 ) -> None:
     """Serve until `stop` is set, then let in-flight calls finish (up to GRACE_SECONDS).
 
     `on_ready(port)` is called once the server listens.
     """
-    engine = make_engine(database_url, pool_size=min(workers, 20))
+    engine = make_engine(database_url, pool_size=min(options.workers, 20))
     try:
-        server, port = create_server(engine, listen, workers=workers)
+        server, port = create_server(engine, listen, options)
         log.debug("listening on %s (port %d)", listen, port)
         if on_ready is not None:
             on_ready(port)

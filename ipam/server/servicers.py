@@ -7,7 +7,9 @@ from sqlalchemy import Engine
 
 from ipam.domain.errors import InvalidArgument
 from ipam.server import convert
-from ipam.service import hosts, leases, pools, spaces, subnets
+from ipam.server.principal import bound_host, require_host
+from ipam.server.token_cache import TokenCache
+from ipam.service import hosts, leases, pools, spaces, subnets, tokens
 from ipam_client._pb.ipam.v1 import ipam_pb2 as pb
 from ipam_client._pb.ipam.v1 import ipam_pb2_grpc as rpc
 
@@ -80,6 +82,7 @@ class HostServicer(rpc.HostServiceServicer):
         self.engine = engine
 
     def RegisterHost(self, request: pb.RegisterHostRequest, context: Ctx) -> pb.Host:
+        require_host(request.name, f'register host "{request.name}"')
         return convert.host(hosts.register_host(self.engine, request.name, dict(request.labels)))
 
     def GetHost(self, request: pb.GetHostRequest, context: Ctx) -> pb.Host:
@@ -95,6 +98,7 @@ class SubnetServicer(rpc.SubnetServiceServicer):
         self.engine = engine
 
     def AcquireSubnet(self, request: pb.AcquireSubnetRequest, context: Ctx) -> pb.HostSubnet:
+        require_host(request.host, f'acquire subnets for host "{request.host}"')
         family = convert.family("family", request.family)
         record = subnets.acquire_subnet(self.engine, request.host, request.pool, request.space, family)
         return convert.subnet(record)
@@ -122,6 +126,7 @@ class LeaseServicer(rpc.LeaseServiceServicer):
         self.allocator = leases.Allocator(engine)
 
     def Allocate(self, request: pb.AllocateRequest, context: Ctx) -> pb.AllocateResponse:
+        require_host(request.host, f'allocate for host "{request.host}"')
         command = leases.AllocateCommand(
             host=request.host,
             owner_id=request.owner_id,
@@ -145,9 +150,11 @@ class LeaseServicer(rpc.LeaseServiceServicer):
     def Release(self, request: pb.ReleaseRequest, context: Ctx) -> pb.ReleaseResponse:
         target = request.WhichOneof("target")
         if target == "owner":
-            result = leases.release_owner(self.engine, request.owner.owner_id, request.owner.interface)
+            owner = request.owner
+            result = leases.release_owner(self.engine, owner.owner_id, owner.interface, only_host=bound_host())
         elif target == "address":
-            result = leases.release_address(self.engine, request.address.address, request.address.space)
+            address = request.address
+            result = leases.release_address(self.engine, address.address, address.space, only_host=bound_host())
         else:
             raise InvalidArgument("target: give either owner or address")
         return pb.ReleaseResponse(
@@ -169,3 +176,25 @@ class LeaseServicer(rpc.LeaseServiceServicer):
             page_token=request.page_token,
         )
         return pb.ListLeasesResponse(leases=[convert.lease(r) for r in page.items], next_page_token=page.next_token)
+
+
+class TokenServicer(rpc.TokenServiceServicer):
+    def __init__(self, engine: Engine, cache: TokenCache | None) -> None:
+        self.engine = engine
+        self.cache = cache
+
+    def CreateToken(self, request: pb.CreateTokenRequest, context: Ctx) -> pb.CreateTokenResponse:
+        created = tokens.create_token(self.engine, request.name, request.role, request.host, request.ttl_seconds)
+        return pb.CreateTokenResponse(token=convert.token(created.record), secret=created.token)
+
+    def ListTokens(self, request: pb.ListTokensRequest, context: Ctx) -> pb.ListTokensResponse:
+        page = tokens.list_tokens(
+            self.engine, request.page_size, request.page_token, include_revoked=request.include_revoked
+        )
+        return pb.ListTokensResponse(tokens=[convert.token(t) for t in page.items], next_page_token=page.next_token)
+
+    def RevokeToken(self, request: pb.RevokeTokenRequest, context: Ctx) -> pb.ApiToken:
+        record = tokens.revoke_token(self.engine, request.name)
+        if self.cache is not None:
+            self.cache.forget(record.id)  # other replicas forget it within the cache's TTL
+        return convert.token(record)
