@@ -7,12 +7,21 @@ import signal
 import socket
 import sys
 import threading
+from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from ipam.cli import database
-from ipam.cli.errors import CliError
+from ipam.cli.errors import CliError, UsageError
+
+if TYPE_CHECKING:
+    from ipam.server.app import ServerOptions
 
 DEFAULT_LISTEN = "127.0.0.1:50051"
+FIRST_TOKEN_HINT = (
+    "create the first admin token, straight in the database, with: "
+    "ipam token create NAME --role admin --database-url URL"
+)
 
 
 def register(
@@ -38,6 +47,20 @@ def register(
         default=DEFAULT_LISTEN,
         help=f"address to serve gRPC on (default: {DEFAULT_LISTEN}; use 0.0.0.0:50051 for all interfaces)",
     )
+    security = parser.add_argument_group("security")
+    security.add_argument(
+        "--auth",
+        action="store_true",
+        help="require a bearer token on every call but health checks (the production setting; see ipam token)",
+    )
+    security.add_argument("--tls-cert", metavar="PEM", type=Path, help="server certificate (chain): serve TLS")
+    security.add_argument("--tls-key", metavar="PEM", type=Path, help="private key of --tls-cert")
+    security.add_argument(
+        "--tls-client-ca",
+        metavar="PEM",
+        type=Path,
+        help="CA of client certificates: clients without a certificate signed by it are refused (mutual TLS)",
+    )
     database.add_options(parser)
     parser.set_defaults(run=run)
 
@@ -49,29 +72,48 @@ def listen_address(value: str) -> str:
     return value
 
 
+def server_options(args: argparse.Namespace) -> ServerOptions:
+    from ipam.server.app import ServerOptions
+    from ipam.server.tls import ServerTls
+
+    if (args.tls_cert is None) != (args.tls_key is None):
+        raise UsageError("--tls-cert and --tls-key go together")
+    if args.tls_client_ca is not None and args.tls_cert is None:
+        raise UsageError("--tls-client-ca needs --tls-cert and --tls-key (mutual TLS is TLS first)")
+    tls = ServerTls(args.tls_cert, args.tls_key, args.tls_client_ca) if args.tls_cert is not None else None
+    return ServerOptions(auth=args.auth, tls=tls)
+
+
 def run(args: argparse.Namespace) -> int:
     from ipam.store.migrate import upgrade
 
+    options = server_options(args)
     stop = threading.Event()
     _stop_on_signals(stop)
     with database.open_database(args) as db:
         upgrade(db.url)
         if not stop.is_set():  # a Ctrl-C during start-up
-            _serve(db, args.listen, stop)
+            _serve(db, args.listen, stop, options)
     print("ipam: stopped", file=sys.stderr)
     return 0
 
 
-def _serve(db: database.Database, listen: str, stop: threading.Event) -> None:
+def _serve(db: database.Database, listen: str, stop: threading.Event, options: ServerOptions) -> None:
     from ipam.server.app import serve
+    from ipam.server.tls import TlsConfigError
 
     host = listen.rpartition(":")[0]
 
     def announce(port: int) -> None:
-        print(f"ipam: serving on {host}:{port} (database: {db.label})", file=sys.stderr, flush=True)
+        security = "plaintext" if options.tls is None else "TLS" if options.tls.client_ca_file is None else "mutual TLS"
+        print(f"ipam: serving on {host}:{port}, {security} (database: {db.label})", file=sys.stderr, flush=True)
+        if options.auth:
+            print(f"ipam: authentication is on; {FIRST_TOKEN_HINT}", file=sys.stderr, flush=True)
 
     try:
-        serve(db.url, listen, stop, on_ready=announce)
+        serve(db.url, listen, stop, options, on_ready=announce)
+    except TlsConfigError as exc:
+        raise CliError(str(exc)) from None
     except RuntimeError as exc:
         if "Failed to bind" not in str(exc):
             raise
