@@ -24,6 +24,7 @@ from ipam_client import (
     PermissionDenied,
     ResourceExhausted,
     Unauthenticated,
+    Unavailable,
     from_rpc_error,
     pb,
 )
@@ -37,6 +38,7 @@ CODES: dict[type[IpamClientError], grpc.StatusCode] = {
     ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
     PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
     Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
+    Unavailable: grpc.StatusCode.UNAVAILABLE,
 }
 
 

@@ -29,6 +29,7 @@ from ipam.store.migrate import upgrade
 from ipam_client import IpamClient
 
 if TYPE_CHECKING:
+    from ipam.devca import DevCa
     from ipam.server.app import ServerOptions
 
 TEST_URL_ENV = "IPAM_TEST_DATABASE_URL"
@@ -176,6 +177,35 @@ def auth_server(engine: Engine) -> Iterator[str]:
     from ipam.server.app import ServerOptions
 
     with in_process_server(engine, ServerOptions(auth=True)) as address:
+        yield address
+
+
+@pytest.fixture(scope="session")
+def dev_ca(tmp_path_factory: pytest.TempPathFactory) -> DevCa:
+    """A development CA with server (localhost, 127.0.0.1) and client certificates, as `ipam cert dev-ca` writes."""
+    from ipam.devca import write_dev_ca
+
+    return write_dev_ca(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture
+def tls_server(engine: Engine, dev_ca: DevCa) -> Iterator[str]:
+    """An in-process server speaking TLS with the dev CA's server certificate."""
+    from ipam.server.app import ServerOptions
+    from ipam.server.tls import ServerTls
+
+    with in_process_server(engine, ServerOptions(tls=ServerTls(dev_ca.server_cert, dev_ca.server_key))) as address:
+        yield address
+
+
+@pytest.fixture
+def mtls_server(engine: Engine, dev_ca: DevCa) -> Iterator[str]:
+    """As tls_server, and clients must present a certificate signed by the dev CA."""
+    from ipam.server.app import ServerOptions
+    from ipam.server.tls import ServerTls
+
+    tls = ServerTls(dev_ca.server_cert, dev_ca.server_key, dev_ca.ca_cert)
+    with in_process_server(engine, ServerOptions(tls=tls)) as address:
         yield address
 
 

@@ -4,10 +4,16 @@ so that building the `ipam` CLI's parser stays light)."""
 from __future__ import annotations
 
 import argparse
+import os
 
 from ipam_cni.protocol import DEFAULT_SOCKET
 
 DEFAULT_HEARTBEAT = 10.0
+TLS_FILES = (
+    ("--ca-file", "IPAM_TLS_CA", "CA certificate to verify the server (implies --tls)"),
+    ("--cert-file", "IPAM_TLS_CERT", "client certificate for mutual TLS (implies --tls)"),
+    ("--key-file", "IPAM_TLS_KEY", "private key of --cert-file"),
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,7 +25,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--server", metavar="HOST:PORT", type=_address, help="IPAM server (default: $IPAM_SERVER, else 127.0.0.1:50051)"
     )
-    parser.add_argument("--token", help="bearer token (default: $IPAM_TOKEN)")
+    token = parser.add_mutually_exclusive_group()
+    token.add_argument("--token", help="bearer token, an agent token bound to --host (default: $IPAM_TOKEN)")
+    token.add_argument("--token-file", metavar="PATH", help="read the bearer token from this file (keeps it out of ps)")
+    add_tls_arguments(parser)
     parser.add_argument(
         "--heartbeat",
         metavar="SECONDS",
@@ -27,6 +36,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_HEARTBEAT,
         help=f"seconds between registrations (default: {DEFAULT_HEARTBEAT:g})",
     )
+
+
+def add_tls_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """--tls, --ca-file, --cert-file, --key-file; shared with the `ipam` admin commands."""
+    parser.add_argument("--tls", action="store_true", help="connect with TLS (system CA roots unless --ca-file)")
+    for option, env, what in TLS_FILES:
+        default = os.environ.get(env) or None
+        parser.add_argument(option, metavar="PEM", default=default, help=f"{what} (default: ${env})")
 
 
 def _label(text: str) -> tuple[str, str]:

@@ -14,7 +14,7 @@ from typing import Any, Protocol, TypeVar, cast
 
 import grpc
 
-from ipam_client._channel import auth_metadata, open_channel, resolve_server, resolve_token
+from ipam_client._channel import auth_metadata, open_channel, resolve_server, resolve_token, tls_hint
 from ipam_client._pb.ipam.v1 import ipam_pb2, ipam_pb2_grpc
 from ipam_client._retry import RETRY_ALWAYS, RETRY_READS, call_with_retries
 from ipam_client.errors import from_rpc_error
@@ -74,6 +74,7 @@ class IpamClient:
         self._channel = open_channel(
             self.server, tls=tls, ca_file=ca_file, cert_file=cert_file, key_file=key_file, options=channel_options
         )
+        self._tls_hint = tls_hint(tls or ca_file is not None, cert_file is not None)
         self._spaces = ipam_pb2_grpc.AddressSpaceServiceStub(self._channel)
         self._pools = ipam_pb2_grpc.PoolServiceStub(self._channel)
         self._hosts = ipam_pb2_grpc.HostServiceStub(self._channel)
@@ -106,7 +107,7 @@ class IpamClient:
         try:
             return call_with_retries(attempt, retries=self.retries, retry_on=RETRY_READS if read else RETRY_ALWAYS)
         except grpc.RpcError as err:
-            raise from_rpc_error(err, self.server) from err
+            raise from_rpc_error(err, self.server, self._tls_hint) from err
 
     def _pages(self, rpc: Callable[..., P], request: _PagedRequest, items: Callable[[P], Iterable[T]]) -> Iterator[T]:
         """The items of every page of a List call, fetching each page when it is reached."""

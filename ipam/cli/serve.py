@@ -74,13 +74,18 @@ def listen_address(value: str) -> str:
 
 def server_options(args: argparse.Namespace) -> ServerOptions:
     from ipam.server.app import ServerOptions
-    from ipam.server.tls import ServerTls
+    from ipam.server.tls import ServerTls, TlsConfigError
 
     if (args.tls_cert is None) != (args.tls_key is None):
         raise UsageError("--tls-cert and --tls-key go together")
     if args.tls_client_ca is not None and args.tls_cert is None:
         raise UsageError("--tls-client-ca needs --tls-cert and --tls-key (mutual TLS is TLS first)")
     tls = ServerTls(args.tls_cert, args.tls_key, args.tls_client_ca) if args.tls_cert is not None else None
+    if tls is not None:
+        try:
+            tls.credentials()  # bad files fail here, before the database is touched
+        except TlsConfigError as exc:
+            raise CliError(str(exc)) from None
     return ServerOptions(auth=args.auth, tls=tls)
 
 
@@ -100,7 +105,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _serve(db: database.Database, listen: str, stop: threading.Event, options: ServerOptions) -> None:
     from ipam.server.app import serve
-    from ipam.server.tls import TlsConfigError
 
     host = listen.rpartition(":")[0]
 
@@ -112,8 +116,6 @@ def _serve(db: database.Database, listen: str, stop: threading.Event, options: S
 
     try:
         serve(db.url, listen, stop, options, on_ready=announce)
-    except TlsConfigError as exc:
-        raise CliError(str(exc)) from None
     except RuntimeError as exc:
         if "Failed to bind" not in str(exc):
             raise

@@ -14,7 +14,7 @@ import grpc
 
 from ipam.domain.errors import IpamError, Unauthenticated
 from ipam.server import policy
-from ipam.server.errors import status_of
+from ipam.server.errors import abort
 from ipam.server.handlers import within
 from ipam.server.principal import current
 from ipam.server.token_cache import TokenCache
@@ -52,7 +52,7 @@ class AuthInterceptor(grpc.ServerInterceptor):
                 principal = self.tokens.verify(bearer_token(handler_call_details.invocation_metadata))
                 policy.authorize(method, principal)
             except IpamError as exc:  # not valid, not allowed, or the database is down
-                context.abort(status_of(exc), str(exc))
+                abort(context, exc)
             reset = current.set(principal)
             try:
                 yield

@@ -32,6 +32,12 @@ def status_of(error: errors.IpamError) -> grpc.StatusCode:
     return grpc.StatusCode.INTERNAL
 
 
+def abort(context: grpc.ServicerContext, error: errors.IpamError) -> None:
+    """End the call with the error's status; the trailer tells clients the server answered."""
+    context.set_trailing_metadata(((SERVER_ERROR_KEY, "server"),))
+    context.abort(status_of(error), str(error))
+
+
 class ErrorInterceptor(grpc.ServerInterceptor):
     """Turns domain errors into status codes; anything unexpected is logged and hidden."""
 
@@ -50,8 +56,7 @@ class ErrorInterceptor(grpc.ServerInterceptor):
             try:
                 return inner(request, context)
             except errors.IpamError as exc:
-                context.set_trailing_metadata(((SERVER_ERROR_KEY, "server"),))
-                context.abort(status_of(exc), str(exc))
+                abort(context, exc)
             except Exception:
                 log.exception("unexpected error in %s", method)
                 context.abort(grpc.StatusCode.INTERNAL, f"internal error in {method}; see the server log")
