@@ -61,6 +61,12 @@ def register(
         type=Path,
         help="CA of client certificates: clients without a certificate signed by it are refused (mutual TLS)",
     )
+    parser.add_argument(
+        "--metrics-listen",
+        metavar="HOST:PORT",
+        type=listen_address,
+        help="serve Prometheus metrics over HTTP at http://HOST:PORT/metrics (default: off)",
+    )
     database.add_options(parser)
     parser.set_defaults(run=run)
 
@@ -86,7 +92,7 @@ def server_options(args: argparse.Namespace) -> ServerOptions:
             tls.credentials()  # bad files fail here, before the database is touched
         except TlsConfigError as exc:
             raise CliError(str(exc)) from None
-    return ServerOptions(auth=args.auth, tls=tls)
+    return ServerOptions(auth=args.auth, tls=tls, metrics_listen=args.metrics_listen)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -111,6 +117,8 @@ def _serve(db: database.Database, listen: str, stop: threading.Event, options: S
     def announce(port: int) -> None:
         security = "plaintext" if options.tls is None else "TLS" if options.tls.client_ca_file is None else "mutual TLS"
         print(f"ipam: serving on {host}:{port}, {security} (database: {db.label})", file=sys.stderr, flush=True)
+        if options.metrics_listen:
+            print(f"ipam: metrics on http://{options.metrics_listen}/metrics", file=sys.stderr, flush=True)
         if options.auth:
             print(f"ipam: authentication is on; {FIRST_TOKEN_HINT}", file=sys.stderr, flush=True)
 

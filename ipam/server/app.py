@@ -6,6 +6,7 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent import futures
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 import grpc
@@ -13,8 +14,10 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from sqlalchemy import Engine
 
+from ipam.server.access_log import AccessLogInterceptor
 from ipam.server.auth import AuthInterceptor
 from ipam.server.errors import ErrorInterceptor
+from ipam.server.metrics import Metrics, serve_metrics
 from ipam.server.servicers import (
     AddressSpaceServicer,
     HostServicer,
@@ -39,21 +42,27 @@ SERVICE_NAMES = [pb.DESCRIPTOR.services_by_name[name].full_name for name in pb.D
 
 @dataclass(frozen=True)
 class ServerOptions:
-    """How `ipam serve` runs beyond where it listens: auth, TLS."""
+    """How `ipam serve` runs beyond where it listens: auth, TLS, metrics."""
 
     workers: int = WORKERS
     auth: bool = False
     tls: ServerTls | None = None
+    metrics_listen: str | None = None  # serve() only: where to serve /metrics
 
 
-def create_server(engine: Engine, listen: str, options: ServerOptions = ServerOptions()) -> tuple[grpc.Server, int]:
+def create_server(
+    engine: Engine, listen: str, options: ServerOptions = ServerOptions(), metrics: Metrics | None = None
+) -> tuple[grpc.Server, int]:
     """A started server bound to `listen` ("host:port"; port 0 picks one) and its port.
 
     Raises TlsConfigError for unusable certificate files, before anything listens.
+    Interceptors, outermost first: access log, metrics, auth, errors.
     """
     credentials = options.tls.credentials() if options.tls is not None else None
     token_cache = TokenCache(lambda token: tokens.authenticate(engine, token)) if options.auth else None
-    interceptors: list[grpc.ServerInterceptor] = []
+    interceptors: list[grpc.ServerInterceptor] = [AccessLogInterceptor()]
+    if metrics is not None:
+        interceptors.append(metrics.interceptor())
     if token_cache is not None:
         interceptors.append(AuthInterceptor(token_cache))
     interceptors.append(ErrorInterceptor())
@@ -66,7 +75,7 @@ def create_server(engine: Engine, listen: str, options: ServerOptions = ServerOp
     rpc.add_PoolServiceServicer_to_server(PoolServicer(engine), server)
     rpc.add_HostServiceServicer_to_server(HostServicer(engine), server)
     rpc.add_SubnetServiceServicer_to_server(SubnetServicer(engine), server)
-    rpc.add_LeaseServiceServicer_to_server(LeaseServicer(engine), server)
+    rpc.add_LeaseServiceServicer_to_server(LeaseServicer(engine, metrics), server)
     rpc.add_TokenServiceServicer_to_server(TokenServicer(engine, token_cache), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -93,12 +102,17 @@ def serve(
     `on_ready(port)` is called once the server listens.
     """
     engine = make_engine(database_url, pool_size=min(options.workers, 20))
+    metrics = Metrics.of(engine) if options.metrics_listen else None
     try:
-        server, port = create_server(engine, listen, options)
-        log.debug("listening on %s (port %d)", listen, port)
-        if on_ready is not None:
-            on_ready(port)
-        stop.wait()
-        server.stop(GRACE_SECONDS).wait()
+        with ExitStack() as cleanup:
+            if metrics is not None and options.metrics_listen:
+                cleanup.callback(metrics.close)
+                cleanup.callback(serve_metrics(metrics, options.metrics_listen))
+            server, port = create_server(engine, listen, options, metrics)
+            log.debug("listening on %s (port %d)", listen, port)
+            if on_ready is not None:
+                on_ready(port)
+            stop.wait()
+            server.stop(GRACE_SECONDS).wait()
     finally:
         engine.dispose()

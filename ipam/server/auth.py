@@ -16,7 +16,7 @@ from ipam.domain.errors import IpamError, Unauthenticated
 from ipam.server import policy
 from ipam.server.errors import abort
 from ipam.server.handlers import within
-from ipam.server.principal import current
+from ipam.server.principal import call_scope
 from ipam.server.token_cache import TokenCache
 
 MISSING = "this server requires a token: send 'authorization: Bearer <token>' metadata (ipam --token, $IPAM_TOKEN)"
@@ -53,10 +53,8 @@ class AuthInterceptor(grpc.ServerInterceptor):
                 policy.authorize(method, principal)
             except IpamError as exc:  # not valid, not allowed, or the database is down
                 abort(context, exc)
-            reset = current.set(principal)
-            try:
+            with call_scope() as call:
+                call.principal = principal
                 yield
-            finally:
-                current.reset(reset)
 
         return within(continuation(handler_call_details), authenticated)

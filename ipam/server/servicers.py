@@ -7,6 +7,7 @@ from sqlalchemy import Engine
 
 from ipam.domain.errors import InvalidArgument
 from ipam.server import convert
+from ipam.server.metrics import Metrics
 from ipam.server.principal import bound_host, require_host
 from ipam.server.token_cache import TokenCache
 from ipam.service import hosts, leases, pools, spaces, subnets, tokens
@@ -121,9 +122,10 @@ class SubnetServicer(rpc.SubnetServiceServicer):
 
 
 class LeaseServicer(rpc.LeaseServiceServicer):
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, metrics: Metrics | None = None) -> None:
         self.engine = engine
         self.allocator = leases.Allocator(engine)
+        self.metrics = metrics
 
     def Allocate(self, request: pb.AllocateRequest, context: Ctx) -> pb.AllocateResponse:
         require_host(request.host, f'allocate for host "{request.host}"')
@@ -143,6 +145,8 @@ class LeaseServicer(rpc.LeaseServiceServicer):
             ],
         )
         result = self.allocator.allocate(command)
+        if self.metrics is not None and not result.already_allocated:
+            self.metrics.allocated.inc(len(result.leases))
         return pb.AllocateResponse(
             leases=[convert.lease(r) for r in result.leases], already_allocated=result.already_allocated
         )
@@ -157,6 +161,8 @@ class LeaseServicer(rpc.LeaseServiceServicer):
             result = leases.release_address(self.engine, address.address, address.space, only_host=bound_host())
         else:
             raise InvalidArgument("target: give either owner or address")
+        if self.metrics is not None:
+            self.metrics.released.inc(len(result.leases))
         return pb.ReleaseResponse(
             leases=[convert.lease(r) for r in result.leases], already_released=result.already_released
         )
