@@ -5,14 +5,13 @@ name (never the token). Logger "ipam.access" at INFO; `--log-format json` makes 
 from __future__ import annotations
 
 import logging
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import grpc
 
-from ipam.server.handlers import final_code, within
+from ipam.server.handlers import Scope, ScopeInterceptor, measured
 from ipam.server.principal import call_scope
 
 log = logging.getLogger("ipam.access")
@@ -28,31 +27,24 @@ def request_id(metadata: tuple[tuple[str, str | bytes], ...] | None) -> str:
     return uuid.uuid4().hex
 
 
-class AccessLogInterceptor(grpc.ServerInterceptor):
-    def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler | None:
-        handler = continuation(handler_call_details)
+class AccessLogInterceptor(ScopeInterceptor):
+    def scope(self, details: grpc.HandlerCallDetails) -> Scope | None:
         if not log.isEnabledFor(logging.INFO):
-            return handler
-        method = handler_call_details.method
-        metadata = handler_call_details.invocation_metadata
+            return None
+        method = details.method
+        metadata = details.invocation_metadata
 
         @contextmanager
         def logged(context: grpc.ServicerContext) -> Iterator[None]:
-            start = time.perf_counter()
-            failed = True
             with call_scope() as call:  # shared with the auth scope inside, which names the caller
                 try:
-                    yield
-                    failed = False
+                    with measured(context) as outcome:
+                        yield
                 finally:
                     fields: dict[str, object] = {
                         "method": method,
-                        "code": final_code(context, failed).name,
-                        "duration_ms": round((time.perf_counter() - start) * 1000, 3),
+                        "code": outcome.code.name,
+                        "duration_ms": round(outcome.seconds * 1000, 3),
                         "peer": context.peer(),
                         "request_id": request_id(metadata),
                     }
@@ -60,4 +52,4 @@ class AccessLogInterceptor(grpc.ServerInterceptor):
                         fields["caller"] = call.principal.name  # the token's name, never the token
                     log.info(" ".join(f"{k}={v}" for k, v in fields.items()), extra={"fields": fields})
 
-        return within(handler, logged)
+        return logged

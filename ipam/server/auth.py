@@ -7,7 +7,7 @@ on gRPC's single polling thread.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import grpc
@@ -15,7 +15,7 @@ import grpc
 from ipam.domain.errors import IpamError, Unauthenticated
 from ipam.server import policy
 from ipam.server.errors import abort
-from ipam.server.handlers import within
+from ipam.server.handlers import Scope, ScopeInterceptor
 from ipam.server.principal import call_scope
 from ipam.server.token_cache import TokenCache
 
@@ -33,23 +33,19 @@ def bearer_token(metadata: tuple[tuple[str, str | bytes], ...] | None) -> str:
     return token.strip()
 
 
-class AuthInterceptor(grpc.ServerInterceptor):
+class AuthInterceptor(ScopeInterceptor):
     def __init__(self, tokens: TokenCache) -> None:
         self.tokens = tokens
 
-    def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler | None:
-        method = handler_call_details.method
+    def scope(self, details: grpc.HandlerCallDetails) -> Scope | None:
+        method = details.method
         if policy.is_open(method):
-            return continuation(handler_call_details)
+            return None
 
         @contextmanager
         def authenticated(context: grpc.ServicerContext) -> Iterator[None]:
             try:
-                principal = self.tokens.verify(bearer_token(handler_call_details.invocation_metadata))
+                principal = self.tokens.verify(bearer_token(details.invocation_metadata))
                 policy.authorize(method, principal)
             except IpamError as exc:  # not valid, not allowed, or the database is down
                 abort(context, exc)
@@ -57,4 +53,4 @@ class AuthInterceptor(grpc.ServerInterceptor):
                 call.principal = principal
                 yield
 
-        return within(continuation(handler_call_details), authenticated)
+        return authenticated

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import grpc
 
 from ipam.domain import errors
+from ipam.server.handlers import Scope, ScopeInterceptor
 from ipam_client.errors import SERVER_ERROR_KEY
 
 log = logging.getLogger(__name__)
@@ -38,31 +39,20 @@ def abort(context: grpc.ServicerContext, error: errors.IpamError) -> None:
     context.abort(status_of(error), str(error))
 
 
-class ErrorInterceptor(grpc.ServerInterceptor):
+class ErrorInterceptor(ScopeInterceptor):
     """Turns domain errors into status codes; anything unexpected is logged and hidden."""
 
-    def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler | None:
-        handler = continuation(handler_call_details)
-        if handler is None or handler.unary_unary is None:
-            return handler
-        method = handler_call_details.method
-        inner = handler.unary_unary
+    def scope(self, details: grpc.HandlerCallDetails) -> Scope:
+        method = details.method
 
-        def guarded(request: Any, context: grpc.ServicerContext) -> Any:
+        @contextmanager
+        def guarded(context: grpc.ServicerContext) -> Iterator[None]:
             try:
-                return inner(request, context)
+                yield
             except errors.IpamError as exc:
                 abort(context, exc)
             except Exception:
                 log.exception("unexpected error in %s", method)
                 context.abort(grpc.StatusCode.INTERNAL, f"internal error in {method}; see the server log")
 
-        return grpc.unary_unary_rpc_method_handler(
-            guarded,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+        return guarded

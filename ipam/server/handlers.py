@@ -1,9 +1,11 @@
-"""Wrapping an RPC method handler in a context manager: the one helper the interceptors share."""
+"""Wrapping an RPC method handler in a context manager: what the interceptors share."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -39,9 +41,41 @@ def within(handler: grpc.RpcMethodHandler | None, scope: Scope) -> grpc.RpcMetho
     return handler
 
 
-def final_code(context: grpc.ServicerContext, failed: bool) -> grpc.StatusCode:
-    """The status a call ends with, once its behaviour has returned or raised."""
-    code: grpc.StatusCode | None = context.code()  # type: ignore[attr-defined]
-    if code is not None:
-        return code
-    return grpc.StatusCode.UNKNOWN if failed else grpc.StatusCode.OK
+class ScopeInterceptor(grpc.ServerInterceptor):
+    """An interceptor that runs each call of a method inside `scope(details)`, or leaves the method
+    alone when that is None."""
+
+    def scope(self, details: grpc.HandlerCallDetails) -> Scope | None:
+        raise NotImplementedError
+
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
+        handler = continuation(handler_call_details)
+        scope = self.scope(handler_call_details)
+        return handler if scope is None else within(handler, scope)
+
+
+@dataclass
+class Outcome:
+    """How a call ended, known once `measured` exits."""
+
+    code: grpc.StatusCode = grpc.StatusCode.OK
+    seconds: float = 0.0
+
+
+@contextmanager
+def measured(context: grpc.ServicerContext) -> Iterator[Outcome]:
+    """Time the block and find the status the call ends with (its behaviour returned or raised)."""
+    outcome = Outcome()
+    start = time.perf_counter()
+    failed = True
+    try:
+        yield outcome
+        failed = False
+    finally:
+        outcome.seconds = time.perf_counter() - start
+        code: grpc.StatusCode | None = context.code()  # type: ignore[attr-defined]
+        outcome.code = code if code is not None else grpc.StatusCode.UNKNOWN if failed else grpc.StatusCode.OK

@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import QueuePool
 
 from ipam.domain.records import PoolRecord
-from ipam.server.handlers import final_code, within
+from ipam.server.handlers import Scope, ScopeInterceptor, measured
 from ipam.store import tx
 
 USAGE_CACHE_SECONDS = 15.0
@@ -63,31 +63,24 @@ class Metrics:
         return _RpcMetrics(self)
 
 
-class _RpcMetrics(grpc.ServerInterceptor):
+class _RpcMetrics(ScopeInterceptor):
     def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
 
-    def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler | None:
-        method = handler_call_details.method
+    def scope(self, details: grpc.HandlerCallDetails) -> Scope:
+        method = details.method
         metrics = self.metrics
 
         @contextmanager
-        def measured(context: grpc.ServicerContext) -> Iterator[None]:
-            start = time.perf_counter()
-            failed = True
+        def counted(context: grpc.ServicerContext) -> Iterator[None]:
             try:
-                yield
-                failed = False
+                with measured(context) as outcome:
+                    yield
             finally:
-                code = final_code(context, failed).name
-                metrics.rpcs.labels(method, code).inc()
-                metrics.latency.labels(method, code).observe(time.perf_counter() - start)
+                metrics.rpcs.labels(method, outcome.code.name).inc()
+                metrics.latency.labels(method, outcome.code.name).observe(outcome.seconds)
 
-        return within(continuation(handler_call_details), measured)
+        return counted
 
 
 class _PoolUsage(Collector):
