@@ -37,7 +37,10 @@ def register(
         epilog="examples:\n"
         "  ipam serve                                   # embedded PostgreSQL, 127.0.0.1:50051\n"
         "  ipam serve --data-dir /var/lib/ipam/pgdata --listen 0.0.0.0:50051\n"
-        "  IPAM_DATABASE_URL=postgresql+psycopg://ipam@db/ipam ipam serve --listen 0.0.0.0:50051",
+        "  IPAM_DATABASE_URL=postgresql+psycopg://ipam@db/ipam ipam serve --listen 0.0.0.0:50051\n"
+        "  ipam serve --listen 0.0.0.0:50051 --auth --tls-cert tls/server.pem --tls-key tls/server-key.pem \\\n"
+        "      --metrics-listen 0.0.0.0:9464 --log-format json     # production: see README\n\n"
+        "Each RPC is logged at info (logger ipam.access): method, code, duration, peer, request id.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
