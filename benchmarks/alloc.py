@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import grpc
 import psycopg
@@ -97,15 +98,16 @@ def noop_rpc_rate(address: str, clients: int, seconds: float) -> tuple[float, li
 
 
 def allocation_rate(
-    address: str, clients: int, hosts: int, seconds: float, release_fraction: float
+    address: str, clients: int, hosts: int, seconds: float, release_fraction: float, **client_args: Any
 ) -> tuple[float, list[float]]:
-    with IpamClient(address, timeout=30) as admin:
+    """Allocations/s and their latencies; `client_args` go to each IpamClient (token, TLS files)."""
+    with IpamClient(address, timeout=30, **client_args) as admin:
         with contextlib.suppress(Exception):
             admin.delete_pool("bench", force=True)
         admin.create_pool("bench", "10.128.0.0/9", 22, cooldown_seconds=0)
         for h in range(hosts):
             admin.register_host(f"bench-host-{h}")
-    channels = [IpamClient(address, timeout=30) for _ in range(clients)]
+    channels = [IpamClient(address, timeout=30, **client_args) for _ in range(clients)]
     held: list[list[str]] = [[] for _ in range(clients)]
     rng = random.Random(7)
 

@@ -41,11 +41,13 @@ def database(url: str | None) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def ipam_server(url: str, port: int) -> Iterator[str]:
+def ipam_server(url: str, port: int, *extra_args: str, quiet: bool = False) -> Iterator[str]:
+    """`ipam serve` with `extra_args`; `quiet` sends its output (e.g. an access log) to /dev/null."""
     address = f"127.0.0.1:{port}"
     process = subprocess.Popen(
-        [sys.executable, "-m", "ipam", "serve", "--database-url", url, "--listen", address],
+        [sys.executable, "-m", "ipam", "serve", "--database-url", url, "--listen", address, *extra_args],
         stdin=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL if quiet else None,
     )
     try:
         wait_serving(address, process)
