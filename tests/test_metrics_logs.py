@@ -91,4 +91,4 @@ def test_json_access_log_and_metrics_of_a_real_server(
     for call in calls:
         assert call["peer"].startswith("ipv4:127.0.0.1:")
         assert call["duration_ms"] >= 0 and call["level"] == "info"
-    assert len(calls[0]["request_id"]) == 32 and calls[0]["request_id"] != calls[2]["request_id"]
+    assert calls[0]["request_id"] and calls[0]["request_id"] != calls[2]["request_id"]

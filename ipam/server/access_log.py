@@ -4,8 +4,9 @@ name (never the token). Logger "ipam.access" at INFO; `--log-format json` makes 
 
 from __future__ import annotations
 
+import itertools
 import logging
-import uuid
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -19,12 +20,17 @@ REQUEST_ID_KEY = "x-request-id"
 MAX_REQUEST_ID = 128
 
 
+# New request ids: a random prefix per process and a counter (a uuid4 per call costs more).
+_PREFIX = secrets.token_hex(6)
+_NEXT = itertools.count(1)
+
+
 def request_id(metadata: tuple[tuple[str, str | bytes], ...] | None) -> str:
-    """The caller's x-request-id (trimmed), else a new one."""
+    """The caller's x-request-id (trimmed), else a new one unique across processes."""
     for key, value in metadata or ():
         if key == REQUEST_ID_KEY and isinstance(value, str) and value.strip():
             return value.strip()[:MAX_REQUEST_ID]
-    return uuid.uuid4().hex
+    return f"{_PREFIX}-{next(_NEXT):x}"
 
 
 class AccessLogInterceptor(ScopeInterceptor):
