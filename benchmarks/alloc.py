@@ -30,7 +30,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from ipam_client import AddressSpec, IpamClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import database, free_port, ipam_server, percentile
+from harness import QUIET_SERVER, database, free_port, ipam_server, percentile
 
 
 def run_clients(count: int, seconds: float, body: Callable[[int, int], None]) -> tuple[int, list[float]]:
@@ -136,7 +136,7 @@ def main() -> int:
     parser.add_argument("--release-fraction", type=float, default=0.3)
     args = parser.parse_args()
 
-    with database(args.database_url) as url, ipam_server(url, free_port()) as address:
+    with database(args.database_url) as url, ipam_server(url, free_port(), *QUIET_SERVER) as address:
         raw, raw_lat = raw_insert_rate(url, args.clients, args.seconds)
         noop, noop_lat = noop_rpc_rate(address, args.clients, args.seconds)
         rate, lat = allocation_rate(address, args.clients, args.hosts, args.seconds, args.release_fraction)

@@ -17,9 +17,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import grpc
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from alloc import allocation_rate, rate_line
-from harness import database, free_port, ipam_server
+from harness import QUIET_SERVER, database, free_port, ipam_server
 
 
 def main() -> int:
@@ -45,14 +47,17 @@ def main() -> int:
         secured = ["--auth", "--tls-cert", str(ca.server_cert), "--tls-key", str(ca.server_key)]
         secured += ["--tls-client-ca", str(ca.ca_cert)]
         tls: dict[str, Any] = {"ca_file": ca.ca_cert, "cert_file": ca.client_cert, "key_file": ca.client_key}
-        configurations: list[tuple[str, list[str], dict[str, Any]]] = [
-            ("bare (no access log):", ["--log-level", "warning"], {}),
-            ("metrics + JSON log:", observed, {}),
-            ("+ auth + mutual TLS:", [*observed, *secured], {"token": token, **tls}),
+        credentials = grpc.ssl_channel_credentials(
+            ca.ca_cert.read_bytes(), ca.client_key.read_bytes(), ca.client_cert.read_bytes()
+        )
+        configurations: list[tuple[str, list[str], dict[str, Any], grpc.ChannelCredentials | None]] = [
+            ("bare (no access log):", list(QUIET_SERVER), {}, None),
+            ("metrics + JSON log:", observed, {}, None),
+            ("+ auth + mutual TLS:", [*observed, *secured], {"token": token, **tls}, credentials),
         ]
         results = []
-        for label, server_args, client_args in configurations:
-            with ipam_server(url, free_port(), *server_args, quiet=True) as address:
+        for label, server_args, client_args, health_tls in configurations:
+            with ipam_server(url, free_port(), *server_args, quiet=True, tls=health_tls) as address:
                 rate, latencies = allocation_rate(
                     address, args.clients, args.hosts, args.seconds, args.release_fraction, **client_args
                 )
