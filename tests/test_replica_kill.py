@@ -1,5 +1,5 @@
-"""kill -9 one of two replicas while 16 clients allocate through both: no acknowledged lease is lost
-and nothing is allocated twice once the clients have retried.
+"""kill -9 (or SIGTERM, a rolling restart) one of two replicas while 16 clients allocate through
+both: no acknowledged lease is lost and nothing is allocated twice once the clients have retried.
 
 Each client's channel knows both replicas (one target, `ipv4:A,B`, round robin), as a deployment
 behind an address list does. Replica A is killed once a third of the allocations are done; calls
@@ -72,8 +72,9 @@ def _client(target: str, n: int, ledger: Ledger) -> None:
 
 
 @pytest.mark.timeout(300)
-def test_killing_a_replica_under_load_loses_no_acknowledged_lease(
-    server_process_factory: ServerProcessFactory, engine: Engine
+@pytest.mark.parametrize("how", ["kill -9", "SIGTERM"])
+def test_stopping_a_replica_under_load_loses_no_acknowledged_lease(
+    how: str, server_process_factory: ServerProcessFactory, engine: Engine
 ) -> None:
     doomed, survivor = server_process_factory(), server_process_factory()
     with IpamClient(survivor.address, retries=0) as admin:
@@ -86,7 +87,10 @@ def test_killing_a_replica_under_load_loses_no_acknowledged_lease(
     for thread in threads:
         thread.start()
     ledger.enough.wait(timeout=240)
-    doomed.kill()  # SIGKILL: no graceful stop, calls in flight are cut
+    if how == "kill -9":
+        doomed.kill()  # no graceful stop: calls in flight are cut
+    else:
+        assert doomed.stop() == 0  # graceful: calls in flight finish, new ones go to the survivor
     acknowledged_before_kill = len(ledger.acknowledged)
     for thread in threads:
         thread.join()
