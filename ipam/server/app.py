@@ -51,7 +51,11 @@ class ServerOptions:
 
 
 def create_server(
-    engine: Engine, listen: str, options: ServerOptions = ServerOptions(), metrics: Metrics | None = None
+    engine: Engine,
+    listen: str,
+    options: ServerOptions = ServerOptions(),
+    metrics: Metrics | None = None,
+    health_servicer: health.HealthServicer | None = None,
 ) -> tuple[grpc.Server, int]:
     """A started server bound to `listen` ("host:port"; port 0 picks one) and its port.
 
@@ -77,7 +81,7 @@ def create_server(
     rpc.add_SubnetServiceServicer_to_server(SubnetServicer(engine), server)
     rpc.add_LeaseServiceServicer_to_server(LeaseServicer(engine, metrics), server)
     rpc.add_TokenServiceServicer_to_server(TokenServicer(engine, token_cache), server)
-    health_servicer = health.HealthServicer()
+    health_servicer = health_servicer or health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ["", *SERVICE_NAMES]:
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
@@ -108,11 +112,13 @@ def serve(
             if metrics is not None and options.metrics_listen:
                 cleanup.callback(metrics.close)
                 cleanup.callback(serve_metrics(metrics, options.metrics_listen))
-            server, port = create_server(engine, listen, options, metrics)
+            health_servicer = health.HealthServicer()
+            server, port = create_server(engine, listen, options, metrics, health_servicer)
             log.debug("listening on %s (port %d)", listen, port)
             if on_ready is not None:
                 on_ready(port)
             stop.wait()
+            health_servicer.enter_graceful_shutdown()  # health checks say NOT_SERVING: balancers move on
             server.stop(GRACE_SECONDS).wait()
     finally:
         engine.dispose()
