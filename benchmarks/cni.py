@@ -7,11 +7,13 @@ a pool in an address space of its own, then executes both IPAM plugins the way a
 (bridge, macvlan, ...) delegates to them: the plugin executable with the CNI_* environment and
 the whole network config on stdin. Each iteration runs, for a new container id, `ipam-cni` ADD
 and DEL, then `host-local` ADD and DEL (its own dataDir in a temporary directory), so both see the
-same machine state. Also timed, to tell where the time goes: the same ADD sent straight to the
-agent's socket from this process (agent + server + database, no plugin process), and
-`python -c pass` with this interpreter (the floor of any Python executable). `--ipam-cni` times
-another installation of the plugin, e.g. a non-editable one in a venv of its own as deployed
-(a development venv's editable installs make every interpreter start slower).
+same machine state. `ipam-cni` is timed as an operator installs it: `ipam-cni install` writes
+its fast launcher into a temporary CNI bin dir (started with `-I -S`, forwarding the invocation
+to the agent). Also timed, to tell where the time goes: the same ADD sent straight to the agent's
+socket from this process (agent + server + database, no plugin process), and `python -I -S -c
+pass` with the launcher's interpreter (the floor of any Python executable). `--ipam-cni` names
+the `ipam-cni` console script of another installation to install the launcher from, e.g. a
+non-editable one in a venv of its own as deployed.
 
 Prints median and p90 of ADD, DEL and ADD+DEL for both plugins and the ratio of the ADD medians
 (the issue's target: ipam-cni ADD median at most 4x host-local's). Needs no root: no namespace
@@ -78,6 +80,13 @@ def run_plugin(plugin: Path, command: str, config: dict[str, Any], container_id:
     return elapsed, proc.stdout
 
 
+def install_launcher(console: Path, bin_dir: Path) -> Path:
+    """`ipam-cni install bin_dir` with the given installation's console script."""
+    bin_dir.mkdir()
+    subprocess.run([str(console), "install", str(bin_dir)], check=True, capture_output=True)
+    return bin_dir / "ipam-cni"
+
+
 @contextlib.contextmanager
 def agent(executable: Path, server: str, host: str, workdir: Path) -> Iterator[str]:
     """`ipam-agent` for `host`; yields its socket path once it answers."""
@@ -139,7 +148,9 @@ def line(label: str, seconds: list[float]) -> str:
 def bench(args: argparse.Namespace, address: str, workdir: Path) -> None:
     tag = f"bench-cni-{secrets.token_hex(3)}"
     space, pool, host = tag, tag, tag
-    ipam_cni = Path(args.ipam_cni) if args.ipam_cni else console_script("ipam-cni")
+    installation = Path(args.ipam_cni) if args.ipam_cni else console_script("ipam-cni")
+    ipam_cni = install_launcher(installation, workdir / "bin")
+    interpreter = ipam_cni.read_text().splitlines()[0][2:].split()[0]
     ipam_agent = console_script("ipam-agent")
     data_dir = workdir / "host-local"
     with IpamClient(address, timeout=30) as ipam:
@@ -169,7 +180,7 @@ def bench(args: argparse.Namespace, address: str, workdir: Path) -> None:
                         sample[f"{key}-del"], _ = run_plugin(plugin, "DEL", deleting, container)
                     sample["agent"] = agent_round_trip(socket_path, pool, space, f"{container}-direct")
                     start = time.perf_counter()
-                    subprocess.run([sys.executable, "-c", "pass"], check=True)
+                    subprocess.run([interpreter, "-I", "-S", "-c", "pass"], check=True)
                     sample["py"] = time.perf_counter() - start
                     if i >= args.warmup:
                         for key, value in sample.items():
@@ -181,7 +192,7 @@ def bench(args: argparse.Namespace, address: str, workdir: Path) -> None:
 
     both = {k: [a + d for a, d in zip(times[f"{k}-add"], times[f"{k}-del"], strict=True)] for k in ("ours", "ref")}
     print(f"iterations={args.iterations} warmup={args.warmup} (each: ipam-cni ADD, DEL; host-local ADD, DEL)")
-    print(f"ipam-cni: {ipam_cni}")
+    print(f"ipam-cni: {ipam_cni} (installed by {installation} install)")
     print(line("ipam-cni ADD:", times["ours-add"]))
     print(line("host-local ADD:", times["ref-add"]))
     print(line("ipam-cni DEL:", times["ours-del"]))
@@ -189,7 +200,7 @@ def bench(args: argparse.Namespace, address: str, workdir: Path) -> None:
     print(line("ipam-cni ADD+DEL:", both["ours"]))
     print(line("host-local ADD+DEL:", both["ref"]))
     print(line("agent socket ADD:", times["agent"]))
-    print(line("python -c pass:", times["py"]))
+    print(line("python -I -S -c pass:", times["py"]))
     ratio = statistics.median(times["ours-add"]) / statistics.median(times["ref-add"])
     verdict = "met" if ratio <= 4 else "NOT met"
     print(f"ratio ADD median ipam-cni/host-local: {ratio:5.2f}   (target <= 4: {verdict})")
@@ -202,7 +213,11 @@ def main() -> int:
     parser.add_argument("--database-url", help="PostgreSQL URL (default: an embedded PostgreSQL)")
     parser.add_argument("--iterations", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=10)
-    parser.add_argument("--ipam-cni", metavar="PATH", help="the ipam-cni executable to time (default: this venv's)")
+    parser.add_argument(
+        "--ipam-cni",
+        metavar="PATH",
+        help="the ipam-cni console script to install the launcher from (default: this venv's)",
+    )
     args = parser.parse_args()
     if not HOST_LOCAL.is_file():
         raise SystemExit(f"{HOST_LOCAL} is missing: apt-get install containernetworking-plugins")

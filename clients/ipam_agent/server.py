@@ -12,10 +12,10 @@ import socketserver
 import stat
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from ipam_agent.handlers import CODE_DECODE
-from ipam_cni import protocol
+from ipam_cni import forward, plugin, protocol
 
 log = logging.getLogger("ipam_agent.server")
 
@@ -36,18 +36,42 @@ class _Connection(socketserver.BaseRequestHandler):
         sock: socket.socket = self.request
         sock.settimeout(READ_TIMEOUT_SECONDS)
         try:
-            data = protocol.read_line(sock)
+            with sock.makefile("rb") as stream:
+                first = stream.readline(protocol.MAX_MESSAGE)
+                if first == forward.MAGIC:
+                    reply = self._forwarded(stream)
+                else:
+                    reply = json.dumps(self._request(first)).encode() + b"\n"
         except OSError as err:
             log.debug("reading a request failed: %s", err)
             return
-        try:
-            message = protocol.decode(data)
-        except (ValueError, UnicodeDecodeError) as err:
-            response = protocol.failure(CODE_DECODE, f"cannot decode the request: {err}")
-        else:
-            response = self.server.handle_message(message)
         with contextlib.suppress(OSError):  # the plugin went away: nothing to tell it
-            sock.sendall(json.dumps(response).encode() + b"\n")
+            sock.sendall(reply)
+
+    def _request(self, line: bytes) -> dict[str, Any]:
+        """A request of ipam_cni.protocol (one JSON line)."""
+        try:
+            message = protocol.decode(line)
+        except (ValueError, UnicodeDecodeError) as err:
+            return protocol.failure(CODE_DECODE, f"cannot decode the request: {err}")
+        return self.server.handle_message(message)
+
+    def _forwarded(self, stream: BinaryIO) -> bytes:
+        """A whole invocation forwarded by the installed plugin: run the plugin here."""
+        try:
+            invocation = forward.read_invocation(stream)
+        except ValueError as err:
+            log.warning("dropping a malformed forwarded invocation: %s", err)
+            return forward.FALLBACK  # the plugin runs it itself and reports any error
+        in_agent = plugin.InAgent(invocation.socket_path, self.server.handle_message)
+        try:
+            outcome = plugin.run(invocation.env, invocation.stdin, in_agent)
+        except plugin.NotForThisAgent:
+            return forward.FALLBACK
+        except Exception as exc:
+            log.exception("forwarded %s failed", invocation.env.get("CNI_COMMAND"))
+            outcome = plugin.internal_error(exc)
+        return forward.answer(outcome.status, plugin.render(outcome))
 
 
 class AgentSocketServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):

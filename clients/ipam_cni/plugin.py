@@ -39,8 +39,8 @@ from ipam_cni.result import add_result, error_result, version_answer
 # Not `from typing import TYPE_CHECKING`: importing typing costs ~3 ms on every CNI call.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-    from typing import IO, Any
+    from collections.abc import Callable, Mapping
+    from typing import Any
 
     from ipam_cni.config import Environment, NetConfig
 
@@ -58,7 +58,22 @@ class Outcome:
         self.status = status
 
 
-def run(env: Mapping[str, str], stdin: bytes) -> Outcome:
+class InAgent:
+    """Running inside the agent an invocation forwarded to `socket_path` (ipam_cni.forward):
+    `handle` carries out the agent request in process instead of over the socket."""
+
+    __slots__ = ("handle", "socket_path")
+
+    def __init__(self, socket_path: str, handle: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+        self.socket_path = socket_path
+        self.handle = handle
+
+
+class NotForThisAgent(Exception):
+    """A forwarded invocation whose config names a server or another agent socket."""
+
+
+def run(env: Mapping[str, str], stdin: bytes, in_agent: InAgent | None = None) -> Outcome:
     """One invocation: the environment and stdin in, what to print and the exit status out."""
     version = LATEST_VERSION
     try:
@@ -71,7 +86,11 @@ def run(env: Mapping[str, str], stdin: bytes) -> Outcome:
         check_version(command, version)
         net = parse_network(conf, version)
         message = build_request(cni_env, net)
-        if net.ipam.server:
+        if in_agent is not None:
+            if net.ipam.server or net.ipam.agent_socket != in_agent.socket_path:
+                raise NotForThisAgent
+            response = in_agent.handle(message)
+        elif net.ipam.server:
             response = ask_server(net.ipam.server, message)
         else:
             response = ask_agent(net.ipam.agent_socket, message)
@@ -180,32 +199,51 @@ def _is_ip_entry(ip: Any) -> bool:
     return isinstance(ip, dict) and isinstance(ip.get("address"), str) and "/" in ip["address"]
 
 
-def _read_stdin(stream: IO[bytes] | None) -> bytes:
-    return stream.read() if stream is not None else b""
+def internal_error(exc: BaseException) -> Outcome:
+    """The outcome of a bug: still a CNI error, never a traceback."""
+    error = CniError(CODE_INTERNAL, f"ipam-cni internal error: {type(exc).__name__}: {exc}")
+    return Outcome(error_result(LATEST_VERSION, error), 1)
 
 
-def main() -> None:
-    """Console script entry point: never a traceback, always CNI JSON on failure."""
+def render(outcome: Outcome) -> bytes:
+    """What the plugin writes on stdout for an outcome."""
+    return b"" if outcome.output is None else json.dumps(outcome.output).encode() + b"\n"
+
+
+def console() -> None:
+    """The `ipam-cni` console script: the plugin, or `ipam-cni install DIR` when given arguments
+    (runtimes never pass any)."""
+    if len(sys.argv) > 1:
+        from ipam_cni.install import command_line
+
+        sys.exit(command_line(sys.argv[1:]))
+    main()
+
+
+def main(stdin: bytes | None = None) -> None:
+    """Run one invocation (stdin read here unless given); never a traceback, always CNI JSON on
+    failure."""
     try:
-        outcome = _invoke()
+        outcome = _invoke(stdin)
     except (Exception, KeyboardInterrupt) as exc:
-        error = CniError(CODE_INTERNAL, f"ipam-cni internal error: {type(exc).__name__}: {exc}")
-        outcome = Outcome(error_result(LATEST_VERSION, error), 1)
+        outcome = internal_error(exc)
     status = outcome.status
     try:
-        if outcome.output is not None:
-            sys.stdout.write(json.dumps(outcome.output) + "\n")
+        sys.stdout.buffer.write(render(outcome))
         sys.stdout.flush()
     except (Exception, KeyboardInterrupt):
         status = 1
     sys.exit(status)
 
 
-def _invoke() -> Outcome:
-    try:
-        stdin = _read_stdin(getattr(sys.stdin, "buffer", None))
-    except OSError as exc:
-        return Outcome(error_result(LATEST_VERSION, CniError(CODE_IO_FAILURE, "error reading from stdin", str(exc))), 1)
+def _invoke(stdin: bytes | None) -> Outcome:
+    if stdin is None:
+        try:
+            stream = getattr(sys.stdin, "buffer", None)
+            stdin = stream.read() if stream is not None else b""
+        except OSError as exc:
+            error = CniError(CODE_IO_FAILURE, "error reading from stdin", str(exc))
+            return Outcome(error_result(LATEST_VERSION, error), 1)
     return run(os.environ, stdin)
 
 
