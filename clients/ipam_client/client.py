@@ -1,7 +1,7 @@
 """``IpamClient``: typed methods over the IPAM gRPC services, with timeouts and retries.
 
 Every call goes through :meth:`IpamClient._call`: a per-attempt deadline of ``timeout`` seconds,
-retries of UNAVAILABLE (and, for reads, DEADLINE_EXCEEDED) with exponential backoff and jitter,
+retries of UNAVAILABLE and CANCELLED (and, for reads, DEADLINE_EXCEEDED) with exponential backoff and jitter,
 and gRPC errors converted to :mod:`ipam_client.errors` classes.
 """
 
@@ -41,7 +41,7 @@ class IpamClient:
 
     ``server`` defaults to ``$IPAM_SERVER``, then ``127.0.0.1:50051``; ``token`` to
     ``$IPAM_TOKEN`` (sent as ``authorization: Bearer <token>``). ``timeout`` bounds each attempt
-    of each call, in seconds. ``retries`` is how many times a call is retried after UNAVAILABLE
+    of each call, in seconds. ``retries`` is how many times a call is retried after UNAVAILABLE or CANCELLED
     (reads also after DEADLINE_EXCEEDED). TLS is used when ``tls`` is true or a certificate file
     is given. ``channel_options`` are extra gRPC channel arguments (e.g.
     ``("grpc.max_reconnect_backoff_ms", 5000)``). Use as a context manager or call :meth:`close`.
