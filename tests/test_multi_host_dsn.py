@@ -4,7 +4,7 @@ turn and, with target_session_attrs=read-write, settles on the primary."""
 from __future__ import annotations
 
 from processes import ServerProcessFactory, free_port
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from ipam_client import AddressSpec, IpamClient
 
@@ -12,9 +12,13 @@ from ipam_client import AddressSpec, IpamClient
 def multi_host_url(database_url: str) -> str:
     """The test database's URL with a dead host listed before the live one."""
     url = make_url(database_url)
-    live = f"{url.host}:{url.port or 5432}" if url.host else str(url.query["host"])
+    # A TCP host, or the embedded PostgreSQL's unix socket directory; either with its port.
+    host, port = (url.host, url.port) if url.host else (url.query["host"], url.query.get("port"))
+    live = f"{host}:{port or 5432}"
     hosts = [("host", f"127.0.0.1:{free_port()}"), ("host", live), ("target_session_attrs", "read-write")]
-    multi = url.set(host=None, port=None).difference_update_query(["host"]).update_query_pairs(hosts)
+    query = url.difference_update_query(["host", "port"]).query
+    multi = URL.create(url.drivername, url.username, url.password, database=url.database, query=query)
+    multi = multi.update_query_pairs(hosts)
     return multi.render_as_string(hide_password=False)
 
 
