@@ -183,9 +183,7 @@ def _flaky(n: int, code: grpc.StatusCode, reply: Message | None = None, delay: f
 
 # CANCELLED: what a server shutting down answers to calls it had received but not started.
 @pytest.mark.parametrize("code", [grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED])
-def test_allocate_is_retried_with_the_same_owner_key(
-    serve: Callable[..., FakeServer], code: grpc.StatusCode
-) -> None:
+def test_allocate_is_retried_with_the_same_owner_key(serve: Callable[..., FakeServer], code: grpc.StatusCode) -> None:
     lease = pb.Lease(address="10.1.0.5", owner_id="c1", interface="eth0", state=pb.LEASE_STATE_ACTIVE)
     fake = serve(_flaky(2, code, pb.AllocateResponse(leases=[lease])))
     with IpamClient(fake.address, retries=5) as client:
