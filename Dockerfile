@@ -1,4 +1,5 @@
 # The IPAM server: `docker build -t ipam-registry .`, then `docker run ipam-registry serve ...`.
+# The same image runs `ipam migrate`, `ipam token ...` and `ipam-agent` (entrypoint ipam-agent).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -13,10 +14,12 @@ COPY pyproject.toml ./
 COPY ipam/ ipam/
 COPY migrations/ migrations/
 RUN pip install ./clients . \
-    && useradd --system --create-home --home-dir /var/lib/ipam ipam
+    && useradd --system --create-home --home-dir /var/lib/ipam ipam \
+    && install -d -o ipam -g ipam /run/ipam
 
 USER ipam
 WORKDIR /var/lib/ipam
-EXPOSE 50051
+# gRPC; Prometheus metrics with --metrics-listen 0.0.0.0:9464
+EXPOSE 50051 9464
 ENTRYPOINT ["ipam"]
 CMD ["serve", "--listen", "0.0.0.0:50051"]

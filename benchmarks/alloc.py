@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import grpc
 import psycopg
@@ -29,7 +30,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from ipam_client import AddressSpec, IpamClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import database, free_port, ipam_server, percentile
+from harness import QUIET_SERVER, database, free_port, ipam_server, percentile
 
 
 def run_clients(count: int, seconds: float, body: Callable[[int, int], None]) -> tuple[int, list[float]]:
@@ -97,15 +98,16 @@ def noop_rpc_rate(address: str, clients: int, seconds: float) -> tuple[float, li
 
 
 def allocation_rate(
-    address: str, clients: int, hosts: int, seconds: float, release_fraction: float
+    address: str, clients: int, hosts: int, seconds: float, release_fraction: float, **client_args: Any
 ) -> tuple[float, list[float]]:
-    with IpamClient(address, timeout=30) as admin:
+    """Allocations/s and their latencies; `client_args` go to each IpamClient (token, TLS files)."""
+    with IpamClient(address, timeout=30, **client_args) as admin:
         with contextlib.suppress(Exception):
             admin.delete_pool("bench", force=True)
         admin.create_pool("bench", "10.128.0.0/9", 22, cooldown_seconds=0)
         for h in range(hosts):
             admin.register_host(f"bench-host-{h}")
-    channels = [IpamClient(address, timeout=30) for _ in range(clients)]
+    channels = [IpamClient(address, timeout=30, **client_args) for _ in range(clients)]
     held: list[list[str]] = [[] for _ in range(clients)]
     rng = random.Random(7)
 
@@ -134,7 +136,7 @@ def main() -> int:
     parser.add_argument("--release-fraction", type=float, default=0.3)
     args = parser.parse_args()
 
-    with database(args.database_url) as url, ipam_server(url, free_port()) as address:
+    with database(args.database_url) as url, ipam_server(url, free_port(), *QUIET_SERVER) as address:
         raw, raw_lat = raw_insert_rate(url, args.clients, args.seconds)
         noop, noop_lat = noop_rpc_rate(address, args.clients, args.seconds)
         rate, lat = allocation_rate(address, args.clients, args.hosts, args.seconds, args.release_fraction)

@@ -41,7 +41,7 @@ from typing import Any
 from ipam_client import IpamClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import database, free_port, ipam_server, percentile
+from harness import QUIET_SERVER, database, free_port, ipam_server, percentile
 
 HOST_LOCAL = Path("/usr/lib/cni/host-local")
 NETWORK = "bench-cni"
@@ -225,7 +225,7 @@ def main() -> int:
     # Short: unix socket paths are limited to 107 bytes.
     workdir = Path(tempfile.mkdtemp(prefix="ipam-"))
     try:
-        with database(args.database_url) as url, ipam_server(url, free_port()) as address:
+        with database(args.database_url) as url, ipam_server(url, free_port(), *QUIET_SERVER) as address:
             bench(args, address, workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

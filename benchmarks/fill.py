@@ -32,7 +32,7 @@ from sqlalchemy import create_engine, pool, text
 from ipam_client import AddressSpec, IpamClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import database, free_port, ipam_server, percentile
+from harness import QUIET_SERVER, database, free_port, ipam_server, percentile
 
 POOLS = {6: ("fd00::/48", 64), 4: ("10.0.0.0/8", 14)}
 WARMUP = 50
@@ -156,7 +156,7 @@ def main() -> int:
     if args.allocations < 1 or args.leases < 1:
         parser.error("--allocations and --leases must be positive")
 
-    with database(args.database_url) as url, ipam_server(url, free_port()) as address:
+    with database(args.database_url) as url, ipam_server(url, free_port(), *QUIET_SERVER) as address:
         run(url, address, args)
     return 0
 

@@ -40,24 +40,35 @@ def database(url: str | None) -> Iterator[str]:
             yield embedded_url
 
 
+# The server as the figures in README were measured: without the per-RPC access log.
+QUIET_SERVER = ("--log-level", "warning")
+
+
 @contextlib.contextmanager
-def ipam_server(url: str, port: int, *extra_args: str) -> Iterator[str]:
+def ipam_server(
+    url: str, port: int, *extra_args: str, quiet: bool = False, tls: grpc.ChannelCredentials | None = None
+) -> Iterator[str]:
+    """`ipam serve` with `extra_args`; `quiet` sends its output (e.g. an access log) to /dev/null;
+    `tls`: how to reach a server started with TLS."""
     address = f"127.0.0.1:{port}"
     process = subprocess.Popen(
         [sys.executable, "-m", "ipam", "serve", "--database-url", url, "--listen", address, *extra_args],
         stdin=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL if quiet else None,
     )
     try:
-        wait_serving(address, process)
+        wait_serving(address, process, tls=tls)
         yield address
     finally:
         process.terminate()
         process.wait(30)
 
 
-def wait_serving(address: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+def wait_serving(
+    address: str, process: subprocess.Popen[bytes], timeout: float = 60, tls: grpc.ChannelCredentials | None = None
+) -> None:
     deadline = time.monotonic() + timeout
-    with grpc.insecure_channel(address) as channel:
+    with grpc.secure_channel(address, tls) if tls else grpc.insecure_channel(address) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while time.monotonic() < deadline:
             if process.poll() is not None:

@@ -21,7 +21,10 @@ from ipam_client import (
     IpamClient,
     IpamClientError,
     NotFound,
+    PermissionDenied,
     ResourceExhausted,
+    Unauthenticated,
+    Unavailable,
     from_rpc_error,
     pb,
 )
@@ -33,6 +36,9 @@ CODES: dict[type[IpamClientError], grpc.StatusCode] = {
     AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
     FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
     ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
+    Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
+    Unavailable: grpc.StatusCode.UNAVAILABLE,
 }
 
 

@@ -7,13 +7,16 @@ Alembic migrations, exactly as in production.
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import grpc
 import pytest
@@ -24,6 +27,10 @@ from ipam.embedded import embedded_database
 from ipam.store.engine import make_engine, normalize_url
 from ipam.store.migrate import upgrade
 from ipam_client import IpamClient
+
+if TYPE_CHECKING:
+    from ipam.devca import DevCa
+    from ipam.server.app import ServerOptions
 
 TEST_URL_ENV = "IPAM_TEST_DATABASE_URL"
 # What the first migration seeds; truncation removes it, so each test gets it back.
@@ -145,16 +152,75 @@ def clean_db(request: pytest.FixtureRequest) -> None:
 # --- servers ------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def server(engine: Engine) -> Iterator[str]:
-    """An in-process server on a free port; yields its address, "127.0.0.1:PORT"."""
-    from ipam.server.app import create_server
+@contextmanager
+def in_process_server(engine: Engine, options: ServerOptions | None = None) -> Iterator[str]:
+    """A server in this process on a free port, with `options`; yields its address, "127.0.0.1:PORT"."""
+    from ipam.server.app import ServerOptions, create_server
 
-    grpc_server, port = create_server(engine, "127.0.0.1:0")
+    grpc_server, port = create_server(engine, "127.0.0.1:0", options or ServerOptions())
     try:
         yield f"127.0.0.1:{port}"
     finally:
         grpc_server.stop(grace=1).wait()
+
+
+@pytest.fixture
+def server(engine: Engine) -> Iterator[str]:
+    """An in-process server on a free port; yields its address, "127.0.0.1:PORT"."""
+    with in_process_server(engine) as address:
+        yield address
+
+
+@pytest.fixture
+def auth_server(engine: Engine) -> Iterator[str]:
+    """An in-process server with --auth on; make tokens for it with `new_token`."""
+    from ipam.server.app import ServerOptions
+
+    with in_process_server(engine, ServerOptions(auth=True)) as address:
+        yield address
+
+
+@pytest.fixture(scope="session")
+def dev_ca(tmp_path_factory: pytest.TempPathFactory) -> DevCa:
+    """A development CA with server (localhost, 127.0.0.1) and client certificates, as `ipam cert dev-ca` writes."""
+    from ipam.devca import write_dev_ca
+
+    return write_dev_ca(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture
+def tls_server(engine: Engine, dev_ca: DevCa) -> Iterator[str]:
+    """An in-process server speaking TLS with the dev CA's server certificate."""
+    from ipam.server.app import ServerOptions
+    from ipam.server.tls import ServerTls
+
+    with in_process_server(engine, ServerOptions(tls=ServerTls(dev_ca.server_cert, dev_ca.server_key))) as address:
+        yield address
+
+
+@pytest.fixture
+def mtls_server(engine: Engine, dev_ca: DevCa) -> Iterator[str]:
+    """As tls_server, and clients must present a certificate signed by the dev CA."""
+    from ipam.server.app import ServerOptions
+    from ipam.server.tls import ServerTls
+
+    tls = ServerTls(dev_ca.server_cert, dev_ca.server_key, dev_ca.ca_cert)
+    with in_process_server(engine, ServerOptions(tls=tls)) as address:
+        yield address
+
+
+@pytest.fixture
+def new_token(engine: Engine) -> Callable[..., str]:
+    """`new_token(role, host="", name=...) -> token text`, made in the database as `ipam token create
+    --database-url` does."""
+    from ipam.service.tokens import create_token
+
+    made = itertools.count()
+
+    def create(role: str, host: str = "", name: str = "") -> str:
+        return create_token(engine, name or f"{role}-{next(made)}", role, host).token
+
+    return create
 
 
 @pytest.fixture

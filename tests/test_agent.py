@@ -24,6 +24,7 @@ import pytest
 from processes import free_port
 from sqlalchemy import Engine, text
 
+from ipam.devca import DevCa
 from ipam_client import IpamClient
 from ipam_cni.protocol import new_request, request
 
@@ -431,3 +432,48 @@ def test_ipam_agent_subcommand_runs_the_agent(server: str, start_agent: AgentFac
     assert dict(client.get_host("cli-host").labels) == {"rack": "7"}
     seen = client.get_host("cli-host").last_seen_time.ToDatetime()
     wait_for(lambda: client.get_host("cli-host").last_seen_time.ToDatetime() > seen)  # heartbeats every 0.5 s
+
+
+# --- auth and TLS ---------------------------------------------------------------------------------
+
+
+def test_an_agent_with_an_agent_token_file_over_mutual_tls(
+    engine: Engine, start_agent: AgentFactory, new_token: Callable[..., str], dev_ca: DevCa, tmp_path: Path
+) -> None:
+    from conftest import in_process_server
+
+    from ipam.server.app import ServerOptions
+    from ipam.server.tls import ServerTls
+
+    tls = {"ca_file": dev_ca.ca_cert, "cert_file": dev_ca.client_cert, "key_file": dev_ca.client_key}
+    options = ServerOptions(auth=True, tls=ServerTls(dev_ca.server_cert, dev_ca.server_key, dev_ca.ca_cert))
+    with in_process_server(engine, options) as address:
+        with IpamClient(address, new_token("admin"), retries=0, **tls) as admin:  # type: ignore[arg-type]
+            admin.create_pool("v4", "10.10.0.0/16", 24)
+            admin.register_host("node-2")
+        token_file = tmp_path / "agent.token"
+        token = new_token("agent", "node-1")
+        token_file.write_text(token + "\n")
+        tls_args = [f"--{option.replace('_', '-')}={path}" for option, path in tls.items()]
+        agent = start_agent(address, "node-1", "--token-file", str(token_file), *tls_args)
+        reply = agent.add("c1", ["v4"])
+        assert reply["ok"] is True, reply
+        assert [lease[1] for lease in active_leases(engine, "c1")] == ["eth0"]
+        assert agent.send("DEL", container_id="c1", ifname="eth0")["ok"] is True
+        assert active_leases(engine, "c1") == []
+        code = agent.stop()
+        assert code == 0, agent.output()
+    assert token not in agent.output()
+
+
+def test_an_agent_whose_token_file_is_missing_says_so(tmp_path: Path, socket_dir: Path) -> None:
+    missing = tmp_path / "agent.token"
+    done = subprocess.run(
+        [*agent_command("--host", "n1", "--socket", str(socket_dir / "a.sock"), "--token-file", str(missing))],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip() == f"ipam-agent: error: {missing}: No such file or directory"

@@ -181,9 +181,11 @@ def _flaky(n: int, code: grpc.StatusCode, reply: Message | None = None, delay: f
     return respond
 
 
-def test_allocate_retries_unavailable_with_the_same_owner_key(serve: Callable[..., FakeServer]) -> None:
+# CANCELLED: what a server shutting down answers to calls it had received but not started.
+@pytest.mark.parametrize("code", [grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED])
+def test_allocate_is_retried_with_the_same_owner_key(serve: Callable[..., FakeServer], code: grpc.StatusCode) -> None:
     lease = pb.Lease(address="10.1.0.5", owner_id="c1", interface="eth0", state=pb.LEASE_STATE_ACTIVE)
-    fake = serve(_flaky(2, grpc.StatusCode.UNAVAILABLE, pb.AllocateResponse(leases=[lease])))
+    fake = serve(_flaky(2, code, pb.AllocateResponse(leases=[lease])))
     with IpamClient(fake.address, retries=5) as client:
         reply = client.allocate("node-1", "c1", "eth0", [AddressSpec(pool="prod-v4")])
     assert [lease.address for lease in reply.leases] == ["10.1.0.5"]

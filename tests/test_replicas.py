@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from db_invariants import INVARIANTS
 from processes import ServerProcessFactory
 from sqlalchemy import Engine, text
 
@@ -233,33 +234,6 @@ def _rows(engine: Engine, sql: str) -> list[Any]:
         return list(conn.execute(text(sql)))
 
 
-# Each query lists what must not exist.
-_INVARIANTS = {
-    "an address held by two active leases": """
-        SELECT host(l.address), count(*) FROM lease l JOIN pool p ON p.id = l.pool_id
-        WHERE l.state = 'active' GROUP BY p.space_id, l.address HAVING count(*) > 1""",
-    "a slot (subnet, offset) in two lease rows": """
-        SELECT subnet_id, "offset", count(*) FROM lease GROUP BY 1, 2 HAVING count(*) > 1""",
-    "an owner key with two active leases in one pool": """
-        SELECT pool_id, owner_id, interface, count(*) FROM lease WHERE state = 'active'
-        GROUP BY 1, 2, 3 HAVING count(*) > 1""",
-    "a block (pool, idx) claimed twice": """
-        SELECT pool_id, idx, count(*) FROM host_subnet GROUP BY 1, 2 HAVING count(*) > 1""",
-    "overlapping host subnets": """
-        SELECT CAST(a.cidr AS text), CAST(b.cidr AS text) FROM host_subnet a JOIN host_subnet b
-        ON a.id < b.id AND a.space_id = b.space_id AND a.cidr && b.cidr""",
-    "a host subnet outside its pool or of the wrong size": """
-        SELECT CAST(hs.cidr AS text), p.name FROM host_subnet hs JOIN pool p ON p.id = hs.pool_id
-        WHERE NOT hs.cidr <<= p.cidr OR masklen(hs.cidr) <> p.host_prefix_length
-        OR hs.space_id <> p.space_id OR hs.next_offset > hs.offset_limit""",
-    "a lease that does not match its host subnet": """
-        SELECT host(l.address), CAST(hs.cidr AS text), l."offset", hs.next_offset FROM lease l
-        JOIN host_subnet hs ON hs.id = l.subnet_id
-        WHERE NOT l.address <<= hs.cidr OR l.pool_id <> hs.pool_id OR l.host_id <> hs.host_id
-        OR host(l.address) <> host(CAST(host(hs.cidr) AS inet) + l."offset")
-        OR l."offset" < 2 OR l."offset" >= hs.offset_limit OR l."offset" >= hs.next_offset""",
-}
-
 _ACTIVE = """
     SELECT l.owner_id, l.interface, p.name AS pool, host(l.address) AS address, h.name AS host
     FROM lease l JOIN pool p ON p.id = l.pool_id JOIN host h ON h.id = l.host_id WHERE l.state = 'active'"""
@@ -286,7 +260,7 @@ def test_two_replicas_under_concurrent_load_keep_the_database_consistent(
     assert ledger.allocations > CLIENTS * OPS_PER_CLIENT // 2  # the load did happen
     assert ledger.releases > 0 and ledger.retries > 0
 
-    for name, sql in _INVARIANTS.items():
+    for name, sql in INVARIANTS.items():
         assert _rows(engine, sql) == [], name
 
     active = {(r.owner_id, r.interface, r.pool): (_canonical(r.address), r.host) for r in _rows(engine, _ACTIVE)}

@@ -16,7 +16,9 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from ipam_agent.docker_driver import DockerDriver
 from ipam_agent.docker_http import DockerPluginServer, plugin_socket
@@ -65,10 +67,9 @@ def run(args: argparse.Namespace) -> int:
     """Serve until SIGTERM/SIGINT; raises AgentError when it cannot start."""
     stop = threading.Event()
     _stop_on_signals(stop)
-    client = IpamClient(args.server, args.token, channel_options=CHANNEL_OPTIONS)
-    status_client = IpamClient(
-        args.server, args.token, timeout=STATUS_TIMEOUT, retries=0, channel_options=CHANNEL_OPTIONS
-    )
+    connection = _connection(args)
+    client = IpamClient(args.server, **connection)
+    status_client = IpamClient(args.server, timeout=STATUS_TIMEOUT, retries=0, **connection)
     registration = Registration(client, args.host, dict(args.label), heartbeat_ttl(args))
     try:
         server = AgentSocketServer(args.socket, Handlers(client, status_client, registration).handle)
@@ -122,6 +123,29 @@ def _docker_server(args: argparse.Namespace, client: IpamClient) -> DockerPlugin
             raise
         log.warning("not serving Docker's IPAM driver: %s (use --no-docker to silence this)", err)
         return None
+
+
+def _connection(args: argparse.Namespace) -> dict[str, Any]:
+    """Token and TLS arguments of IpamClient; AgentError when a file cannot be read."""
+    token = args.token
+    try:
+        if args.token_file:
+            token = Path(args.token_file).read_text().strip()
+        for path in (args.ca_file, args.cert_file, args.key_file):
+            if path:
+                Path(path).read_bytes()
+    except OSError as exc:
+        raise AgentError(f"{exc.filename}: {exc.strerror}") from None
+    if bool(args.cert_file) != bool(args.key_file):
+        raise AgentError("--cert-file and --key-file go together")
+    return {
+        "token": token,
+        "tls": args.tls,
+        "ca_file": args.ca_file,
+        "cert_file": args.cert_file,
+        "key_file": args.key_file,
+        "channel_options": CHANNEL_OPTIONS,
+    }
 
 
 def _stop_on_signals(stop: threading.Event) -> None:

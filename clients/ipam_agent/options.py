@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 
 from ipam_cni.protocol import DEFAULT_SOCKET
 
@@ -13,6 +14,11 @@ DEFAULT_HEARTBEAT = 10.0
 TTL_HEARTBEATS = 3
 DEFAULT_DOCKER_PLUGIN = "ipam"
 DOCKER_PLUGINS_DIR = "/run/docker/plugins"
+TLS_FILES = (
+    ("--ca-file", "IPAM_TLS_CA", "CA certificate to verify the server (implies --tls)"),
+    ("--cert-file", "IPAM_TLS_CERT", "client certificate for mutual TLS (implies --tls)"),
+    ("--key-file", "IPAM_TLS_KEY", "private key of --cert-file"),
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,7 +30,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--server", metavar="HOST:PORT", type=_address, help="IPAM server (default: $IPAM_SERVER, else 127.0.0.1:50051)"
     )
-    parser.add_argument("--token", help="bearer token (default: $IPAM_TOKEN)")
+    token = parser.add_mutually_exclusive_group()
+    token.add_argument("--token", help="bearer token, an agent token bound to --host (default: $IPAM_TOKEN)")
+    token.add_argument("--token-file", metavar="PATH", help="read the bearer token from this file (keeps it out of ps)")
+    add_tls_arguments(parser)
     parser.add_argument(
         "--heartbeat",
         metavar="SECONDS",
@@ -39,7 +48,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"seconds the server counts this host alive after a heartbeat (default: "
         f"{TTL_HEARTBEATS} heartbeat intervals); silent past the server's --gc-grace, the host is dead",
     )
-
 
     parser.add_argument(
         "--docker",
@@ -56,7 +64,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"the IPAM driver name for `docker network create --ipam-driver NAME` (default: {DEFAULT_DOCKER_PLUGIN})",
     )
 
-
     parser.add_argument(
         "--docker-address-space",
         metavar="SPACE",
@@ -69,6 +76,14 @@ def _plugin_name(text: str) -> str:
     if not text or not all(c.isalnum() or c in "._-" for c in text) or text[0] in ".-":
         raise argparse.ArgumentTypeError(f"expected letters, digits, '.', '_' or '-', got {text!r}")
     return text
+
+
+def add_tls_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """--tls, --ca-file, --cert-file, --key-file; shared with the `ipam` admin commands."""
+    parser.add_argument("--tls", action="store_true", help="connect with TLS (system CA roots unless --ca-file)")
+    for option, env, what in TLS_FILES:
+        default = os.environ.get(env) or None
+        parser.add_argument(option, metavar="PEM", default=default, help=f"{what} (default: ${env})")
 
 
 def _label(text: str) -> tuple[str, str]:

@@ -60,3 +60,15 @@ def open_channel(
         certificate_chain=_read(cert_file),
     )
     return grpc.secure_channel(server, credentials, options=channel_options)
+
+
+def tls_hint(tls: bool, client_certificate: bool) -> str:
+    """What to check when a connection fails in a way that TLS settings can explain."""
+    if not tls:
+        return "if the server uses TLS, connect with TLS and its CA (--tls, --ca-file)"
+    if not client_certificate:
+        return (
+            "check that --ca-file signed the server's certificate; if the server requires client "
+            "certificates, give --cert-file and --key-file"
+        )
+    return "check that --ca-file signed the server's certificate and that the server trusts the client certificate"

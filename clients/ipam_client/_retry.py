@@ -14,8 +14,10 @@ from ipam_client.errors import status_of
 
 T = TypeVar("T")
 
-# Retried for every call: the request never reached a working server (or its database).
-RETRY_ALWAYS: frozenset[grpc.StatusCode] = frozenset({grpc.StatusCode.UNAVAILABLE})
+# Retried for every call: the request never reached a working server (or its database), or a
+# server shutting down (SIGTERM) cancelled a call it had received but not started. This client
+# never cancels a call itself. Every write is idempotent or reports ALREADY_EXISTS when repeated.
+RETRY_ALWAYS: frozenset[grpc.StatusCode] = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED})
 # Retried for reads only: a write that timed out may have been applied.
 RETRY_READS: frozenset[grpc.StatusCode] = RETRY_ALWAYS | {grpc.StatusCode.DEADLINE_EXCEEDED}
 

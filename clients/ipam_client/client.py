@@ -1,7 +1,7 @@
 """``IpamClient``: typed methods over the IPAM gRPC services, with timeouts and retries.
 
 Every call goes through :meth:`IpamClient._call`: a per-attempt deadline of ``timeout`` seconds,
-retries of UNAVAILABLE (and, for reads, DEADLINE_EXCEEDED) with exponential backoff and jitter,
+retries of UNAVAILABLE and CANCELLED (and, for reads, DEADLINE_EXCEEDED) with exponential backoff and jitter,
 and gRPC errors converted to :mod:`ipam_client.errors` classes.
 """
 
@@ -14,7 +14,7 @@ from typing import Any, Protocol, TypeVar, cast
 
 import grpc
 
-from ipam_client._channel import auth_metadata, open_channel, resolve_server, resolve_token
+from ipam_client._channel import auth_metadata, open_channel, resolve_server, resolve_token, tls_hint
 from ipam_client._pb.ipam.v1 import ipam_pb2, ipam_pb2_grpc
 from ipam_client._retry import RETRY_ALWAYS, RETRY_READS, call_with_retries
 from ipam_client.errors import from_rpc_error
@@ -41,7 +41,7 @@ class IpamClient:
 
     ``server`` defaults to ``$IPAM_SERVER``, then ``127.0.0.1:50051``; ``token`` to
     ``$IPAM_TOKEN`` (sent as ``authorization: Bearer <token>``). ``timeout`` bounds each attempt
-    of each call, in seconds. ``retries`` is how many times a call is retried after UNAVAILABLE
+    of each call, in seconds. ``retries`` is how many times a call is retried after UNAVAILABLE or CANCELLED
     (reads also after DEADLINE_EXCEEDED). TLS is used when ``tls`` is true or a certificate file
     is given. ``channel_options`` are extra gRPC channel arguments (e.g.
     ``("grpc.max_reconnect_backoff_ms", 5000)``). Use as a context manager or call :meth:`close`.
@@ -74,6 +74,7 @@ class IpamClient:
         self._channel = open_channel(
             self.server, tls=tls, ca_file=ca_file, cert_file=cert_file, key_file=key_file, options=channel_options
         )
+        self._tls_hint = tls_hint(tls or ca_file is not None, cert_file is not None)
         self._spaces = ipam_pb2_grpc.AddressSpaceServiceStub(self._channel)
         self._pools = ipam_pb2_grpc.PoolServiceStub(self._channel)
         self._hosts = ipam_pb2_grpc.HostServiceStub(self._channel)
@@ -81,6 +82,7 @@ class IpamClient:
         self._leases = ipam_pb2_grpc.LeaseServiceStub(self._channel)
         self._gc = ipam_pb2_grpc.GcServiceStub(self._channel)
         self._networks = ipam_pb2_grpc.DockerNetworkServiceStub(self._channel)
+        self._tokens = ipam_pb2_grpc.TokenServiceStub(self._channel)
 
     def close(self) -> None:
         self._channel.close()
@@ -107,7 +109,7 @@ class IpamClient:
         try:
             return call_with_retries(attempt, retries=self.retries, retry_on=RETRY_READS if read else RETRY_ALWAYS)
         except grpc.RpcError as err:
-            raise from_rpc_error(err, self.server) from err
+            raise from_rpc_error(err, self.server, self._tls_hint) from err
 
     def _pages(self, rpc: Callable[..., P], request: _PagedRequest, items: Callable[[P], Iterable[T]]) -> Iterator[T]:
         """The items of every page of a List call, fetching each page when it is reached."""
@@ -411,10 +413,31 @@ class IpamClient:
     ) -> ipam_pb2.NetworkAddress:
         """Lease ``address`` ("" = any free one) of the network for ``role`` (a NetworkAddressRole)."""
         request = ipam_pb2.RequestNetworkAddressRequest(
-            host=host, pool_id=pool_id, address=address, role=role, mac_address=mac_address  # type: ignore[arg-type]
+            host=host,
+            pool_id=pool_id,
+            address=address,
+            role=cast("ipam_pb2.NetworkAddressRole", role),
+            mac_address=mac_address,
         )
         return self._call(self._networks.RequestNetworkAddress, request)
 
     def release_network_address(self, host: str, pool_id: str, address: str) -> None:
         request = ipam_pb2.ReleaseNetworkAddressRequest(host=host, pool_id=pool_id, address=address)
         self._call(self._networks.ReleaseNetworkAddress, request)
+
+    # -- API tokens (admin) -----------------------------------------------------------------
+
+    def create_token(
+        self, name: str, role: str, *, host: str = "", ttl_seconds: int = 0
+    ) -> ipam_pb2.CreateTokenResponse:
+        """A new token; its ``secret`` (the whole token text) is returned this once only."""
+        request = ipam_pb2.CreateTokenRequest(name=name, role=role, host=host, ttl_seconds=ttl_seconds)
+        return self._call(self._tokens.CreateToken, request)
+
+    def iter_tokens(self, *, include_revoked: bool = False, page_size: int = 0) -> Iterator[ipam_pb2.ApiToken]:
+        request = ipam_pb2.ListTokensRequest(include_revoked=include_revoked, page_size=page_size)
+        return self._pages(self._tokens.ListTokens, request, lambda r: r.tokens)
+
+    def revoke_token(self, name: str) -> ipam_pb2.ApiToken:
+        """Revoke the token with this name or id (revoking twice is fine)."""
+        return self._call(self._tokens.RevokeToken, ipam_pb2.RevokeTokenRequest(name=name))

@@ -93,7 +93,11 @@ def from_server(err: grpc.RpcError) -> bool:
     return any(key == SERVER_ERROR_KEY for key, _ in trailers or ())
 
 
-def from_rpc_error(err: grpc.RpcError, server: str = "") -> IpamClientError:
+# What gRPC says when the TLS settings of the two ends disagree (a server closes such a connection).
+_TLS_TROUBLE = ("Socket closed", "andshake", "SSL")
+
+
+def from_rpc_error(err: grpc.RpcError, server: str = "", tls_hint: str = "") -> IpamClientError:
     """Convert a gRPC error into the matching :class:`IpamClientError` subclass.
 
     ``server`` (the address the client dialled) is named in the message of UNAVAILABLE errors:
@@ -105,4 +109,6 @@ def from_rpc_error(err: grpc.RpcError, server: str = "") -> IpamClientError:
     if code is grpc.StatusCode.UNAVAILABLE and server:
         where = "IPAM server at" if answered else "cannot reach IPAM server at"
         details = f"{where} {server}: {details}"
+    if not answered and tls_hint and any(sign in details for sign in _TLS_TROUBLE):
+        details = f"{details} ({tls_hint})"
     return _BY_CODE.get(code, IpamClientError)(code, details, reached_server=answered)

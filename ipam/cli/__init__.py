@@ -16,11 +16,27 @@ from collections.abc import Sequence
 
 import argcomplete
 
-from ipam.cli import agent, check, gc, hosts, leases, migrate, pools, serve, show_ip, spaces, subnets, usage
+from ipam.cli import (
+    agent,
+    certs,
+    check,
+    gc,
+    hosts,
+    leases,
+    logs,
+    migrate,
+    pools,
+    serve,
+    show_ip,
+    spaces,
+    subnets,
+    tokens,
+    usage,
+)
 from ipam.cli.commands import command_parser
 from ipam.cli.errors import EXIT_USAGE, UsageError, describe, exit_code
 
-COMMANDS = (serve, migrate, spaces, pools, hosts, subnets, leases, usage, show_ip, check, gc, agent)
+COMMANDS = (serve, migrate, spaces, pools, hosts, subnets, leases, usage, show_ip, check, gc, tokens, certs, agent)
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 log = logging.getLogger("ipam.cli")
@@ -31,6 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--log-level", choices=LOG_LEVELS, default=argparse.SUPPRESS, help="log verbosity (default: info)"
+    )
+    common.add_argument(
+        "--log-format",
+        choices=logs.FORMATS,
+        default=argparse.SUPPRESS,
+        help="text, or json: one JSON object per line (default: text)",
     )
     parser = argparse.ArgumentParser(
         prog="ipam", parents=[common], description="Distributed IPAM and endpoint registry."
@@ -45,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     argcomplete.autocomplete(parser)
     args = parser.parse_args(argv)
-    setup_logging(getattr(args, "log_level", "info"))
+    setup_logging(getattr(args, "log_level", "info"), getattr(args, "log_format", "text"))
     try:
         return int(args.run(args))
     except UsageError as exc:
@@ -62,12 +84,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exit_code(exc)
 
 
-def setup_logging(level: str) -> None:
+def setup_logging(level: str, log_format: str = "text") -> None:
     # gRPC's C core logs bind failures and the like on its own; we report them in one line.
     os.environ.setdefault("GRPC_VERBOSITY", "ERROR" if level == "debug" else "NONE")
-    logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logs.formatter(log_format))
+    logging.basicConfig(level=level.upper(), handlers=[handler])
     if level != "debug":
         # Alembic narrates its plugins and setup at INFO; keep output to the lines that matter.
         logging.getLogger("alembic").setLevel(logging.WARNING)

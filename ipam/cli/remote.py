@@ -8,6 +8,8 @@ import os
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ipam_agent.options import add_tls_arguments
+
 if TYPE_CHECKING:
     from ipam_client import IpamClient
 
@@ -34,10 +36,7 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         "--token", default=os.environ.get(TOKEN_ENV) or None, help=f"bearer token (default: ${TOKEN_ENV})"
     )
     group.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS", help="per call (default: 10)")
-    group.add_argument("--tls", action="store_true", help="connect with TLS")
-    group.add_argument("--ca-file", metavar="PEM", help="CA certificate to verify the server (implies --tls)")
-    group.add_argument("--cert-file", metavar="PEM", help="client certificate for mutual TLS (implies --tls)")
-    group.add_argument("--key-file", metavar="PEM", help="client key for mutual TLS")
+    add_tls_arguments(group)  # the agent's own, so both read the same variables
 
 
 def add_space_option(parser: argparse.ArgumentParser, what: str = "address space") -> None:

@@ -7,18 +7,23 @@ import signal
 import socket
 import sys
 import threading
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
 from ipam.cli import database
 from ipam.cli.durations import duration, whole_seconds
-from ipam.cli.errors import CliError
+from ipam.cli.errors import CliError, UsageError
 from ipam.domain.liveness import DEFAULT_GC_INTERVAL_SECONDS, DEFAULT_GRACE_SECONDS
 
 if TYPE_CHECKING:
-    from ipam.service.gc import GcSettings
+    from ipam.server.app import ServerOptions
 
 DEFAULT_LISTEN = "127.0.0.1:50051"
+FIRST_TOKEN_HINT = (
+    "create the first admin token, straight in the database, with: "
+    "ipam token create NAME --role admin --database-url URL"
+)
 
 
 def register(
@@ -34,7 +39,10 @@ def register(
         epilog="examples:\n"
         "  ipam serve                                   # embedded PostgreSQL, 127.0.0.1:50051\n"
         "  ipam serve --data-dir /var/lib/ipam/pgdata --listen 0.0.0.0:50051\n"
-        "  IPAM_DATABASE_URL=postgresql+psycopg://ipam@db/ipam ipam serve --listen 0.0.0.0:50051",
+        "  IPAM_DATABASE_URL=postgresql+psycopg://ipam@db/ipam ipam serve --listen 0.0.0.0:50051\n"
+        "  ipam serve --listen 0.0.0.0:50051 --auth --tls-cert tls/server.pem --tls-key tls/server-key.pem \\\n"
+        "      --metrics-listen 0.0.0.0:9464 --log-format json     # production: see README\n\n"
+        "Each RPC is logged at info (logger ipam.access): method, code, duration, peer, request id.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
@@ -44,7 +52,28 @@ def register(
         default=DEFAULT_LISTEN,
         help=f"address to serve gRPC on (default: {DEFAULT_LISTEN}; use 0.0.0.0:50051 for all interfaces)",
     )
+    security = parser.add_argument_group("security")
+    security.add_argument(
+        "--auth",
+        action="store_true",
+        help="require a bearer token on every call but health checks (the production setting; see ipam token)",
+    )
+    security.add_argument("--tls-cert", metavar="PEM", type=Path, help="server certificate (chain): serve TLS")
+    security.add_argument("--tls-key", metavar="PEM", type=Path, help="private key of --tls-cert")
+    security.add_argument(
+        "--tls-client-ca",
+        metavar="PEM",
+        type=Path,
+        help="CA of client certificates: clients without a certificate signed by it are refused (mutual TLS)",
+    )
     parser.add_argument(
+        "--metrics-listen",
+        metavar="HOST:PORT",
+        type=listen_address,
+        help="serve Prometheus metrics over HTTP at http://HOST:PORT/metrics (default: off)",
+    )
+    collection = parser.add_argument_group("garbage collection")
+    collection.add_argument(
         "--gc-interval",
         metavar="DURATION",
         type=duration,
@@ -52,7 +81,7 @@ def register(
         help=f"run garbage collection this often, on one replica at a time (default: "
         f"{DEFAULT_GC_INTERVAL_SECONDS}s; 0 turns the periodic collector off)",
     )
-    parser.add_argument(
+    collection.add_argument(
         "--gc-grace",
         metavar="DURATION",
         type=whole_seconds,
@@ -71,30 +100,54 @@ def listen_address(value: str) -> str:
     return value
 
 
-def run(args: argparse.Namespace) -> int:
+def server_options(args: argparse.Namespace) -> ServerOptions:
+    from ipam.server.app import ServerOptions
+    from ipam.server.tls import ServerTls, TlsConfigError
     from ipam.service.gc import GcSettings
+
+    if (args.tls_cert is None) != (args.tls_key is None):
+        raise UsageError("--tls-cert and --tls-key go together")
+    if args.tls_client_ca is not None and args.tls_cert is None:
+        raise UsageError("--tls-client-ca needs --tls-cert and --tls-key (mutual TLS is TLS first)")
+    tls = ServerTls(args.tls_cert, args.tls_key, args.tls_client_ca) if args.tls_cert is not None else None
+    if tls is not None:
+        try:
+            tls.credentials()  # bad files fail here, before the database is touched
+        except TlsConfigError as exc:
+            raise CliError(str(exc)) from None
+    gc = GcSettings(args.gc_grace, args.gc_interval)
+    return ServerOptions(auth=args.auth, tls=tls, metrics_listen=args.metrics_listen, gc=gc)
+
+
+def run(args: argparse.Namespace) -> int:
     from ipam.store.migrate import upgrade
 
+    options = server_options(args)
     stop = threading.Event()
     _stop_on_signals(stop)
     with database.open_database(args) as db:
         upgrade(db.url)
         if not stop.is_set():  # a Ctrl-C during start-up
-            _serve(db, args.listen, stop, GcSettings(args.gc_grace, args.gc_interval))
+            _serve(db, args.listen, stop, options)
     print("ipam: stopped", file=sys.stderr)
     return 0
 
 
-def _serve(db: database.Database, listen: str, stop: threading.Event, gc: GcSettings) -> None:
+def _serve(db: database.Database, listen: str, stop: threading.Event, options: ServerOptions) -> None:
     from ipam.server.app import serve
 
     host = listen.rpartition(":")[0]
 
     def announce(port: int) -> None:
-        print(f"ipam: serving on {host}:{port} (database: {db.label})", file=sys.stderr, flush=True)
+        security = "plaintext" if options.tls is None else "TLS" if options.tls.client_ca_file is None else "mutual TLS"
+        print(f"ipam: serving on {host}:{port}, {security} (database: {db.label})", file=sys.stderr, flush=True)
+        if options.metrics_listen:
+            print(f"ipam: metrics on http://{options.metrics_listen}/metrics", file=sys.stderr, flush=True)
+        if options.auth:
+            print(f"ipam: authentication is on; {FIRST_TOKEN_HINT}", file=sys.stderr, flush=True)
 
     try:
-        serve(db.url, listen, stop, gc=gc, on_ready=announce)
+        serve(db.url, listen, stop, options, on_ready=announce)
     except RuntimeError as exc:
         if "Failed to bind" not in str(exc):
             raise

@@ -33,3 +33,11 @@ class Busy(IpamError):
 
 class Unavailable(IpamError):
     """The database cannot be reached; the caller may retry."""
+
+
+class Unauthenticated(IpamError):
+    """No credentials, malformed ones, or ones that are not valid (never says which)."""
+
+
+class PermissionDenied(IpamError):
+    """The caller is known but its role or host binding does not allow this request."""

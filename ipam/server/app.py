@@ -6,13 +6,18 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent import futures
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from sqlalchemy import Engine
 
+from ipam.server.access_log import AccessLogInterceptor
+from ipam.server.auth import AuthInterceptor
 from ipam.server.errors import ErrorInterceptor
+from ipam.server.metrics import Metrics, serve_metrics
 from ipam.server.servicers import (
     AddressSpaceServicer,
     DockerNetworkServicer,
@@ -21,7 +26,11 @@ from ipam.server.servicers import (
     LeaseServicer,
     PoolServicer,
     SubnetServicer,
+    TokenServicer,
 )
+from ipam.server.tls import ServerTls
+from ipam.server.token_cache import TokenCache
+from ipam.service import tokens
 from ipam.service.collector import Collector
 from ipam.service.gc import GcSettings
 from ipam.store.engine import make_engine
@@ -32,32 +41,60 @@ log = logging.getLogger(__name__)
 
 WORKERS = 32
 GRACE_SECONDS = 10.0
-DEFAULT_GC = GcSettings()
 SERVICE_NAMES = [pb.DESCRIPTOR.services_by_name[name].full_name for name in pb.DESCRIPTOR.services_by_name]
 
 
+@dataclass(frozen=True)
+class ServerOptions:
+    """How `ipam serve` runs beyond where it listens: auth, TLS, metrics, garbage collection."""
+
+    workers: int = WORKERS
+    auth: bool = False
+    tls: ServerTls | None = None
+    metrics_listen: str | None = None  # serve() only: where to serve /metrics
+    # serve() runs the periodic collector unless its interval is 0.
+    gc: GcSettings = field(default_factory=GcSettings)
+
+
 def create_server(
-    engine: Engine, listen: str, *, workers: int = WORKERS, gc: GcSettings = DEFAULT_GC
+    engine: Engine,
+    listen: str,
+    options: ServerOptions = ServerOptions(),
+    metrics: Metrics | None = None,
+    health_servicer: health.HealthServicer | None = None,
 ) -> tuple[grpc.Server, int]:
-    """A started server bound to `listen` ("host:port"; port 0 picks one) and its port."""
+    """A started server bound to `listen` ("host:port"; port 0 picks one) and its port.
+
+    Raises TlsConfigError for unusable certificate files, before anything listens.
+    Interceptors, outermost first: access log, metrics, auth, errors.
+    """
+    credentials = options.tls.credentials() if options.tls is not None else None
+    token_cache = TokenCache(lambda token: tokens.authenticate(engine, token)) if options.auth else None
+    interceptors: list[grpc.ServerInterceptor] = [AccessLogInterceptor()]
+    if metrics is not None:
+        interceptors.append(metrics.interceptor())
+    if token_cache is not None:
+        interceptors.append(AuthInterceptor(token_cache))
+    interceptors.append(ErrorInterceptor())
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rpc"),
-        interceptors=[ErrorInterceptor()],
+        futures.ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="rpc"),
+        interceptors=interceptors,
         options=[("grpc.so_reuseport", 0)],
     )
     rpc.add_AddressSpaceServiceServicer_to_server(AddressSpaceServicer(engine), server)
     rpc.add_PoolServiceServicer_to_server(PoolServicer(engine), server)
-    rpc.add_HostServiceServicer_to_server(HostServicer(engine, gc), server)
-    rpc.add_GcServiceServicer_to_server(GcServicer(engine, gc), server)
-    rpc.add_SubnetServiceServicer_to_server(SubnetServicer(engine), server)
-    rpc.add_LeaseServiceServicer_to_server(LeaseServicer(engine), server)
+    rpc.add_HostServiceServicer_to_server(HostServicer(engine, options.gc), server)
+    rpc.add_GcServiceServicer_to_server(GcServicer(engine, options.gc), server)
     rpc.add_DockerNetworkServiceServicer_to_server(DockerNetworkServicer(engine), server)
-    health_servicer = health.HealthServicer()
+    rpc.add_SubnetServiceServicer_to_server(SubnetServicer(engine), server)
+    rpc.add_LeaseServiceServicer_to_server(LeaseServicer(engine, metrics), server)
+    rpc.add_TokenServiceServicer_to_server(TokenServicer(engine, token_cache), server)
+    health_servicer = health_servicer or health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ["", *SERVICE_NAMES]:
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     reflection.enable_server_reflection([*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
-    port = server.add_insecure_port(listen)
+    port = server.add_secure_port(listen, credentials) if credentials else server.add_insecure_port(listen)
     if port == 0:
         raise OSError(f"cannot listen on {listen}")
     server.start()
@@ -68,27 +105,33 @@ def serve(
     database_url: str,
     listen: str,
     stop: threading.Event,
+    options: ServerOptions = ServerOptions(),
     *,
-    workers: int = WORKERS,
-    gc: GcSettings = DEFAULT_GC,
     on_ready: Callable[[int], None] | None = None,
 ) -> None:
     """Serve until `stop` is set, then let in-flight calls finish (up to GRACE_SECONDS).
 
     `on_ready(port)` is called once the server listens. Runs the periodic garbage collector
-    unless `gc.interval_seconds` is 0.
+    unless `options.gc.interval_seconds` is 0.
     """
-    engine = make_engine(database_url, pool_size=min(workers, 20))
-    collector = Collector(engine, gc)
+    engine = make_engine(database_url, pool_size=min(options.workers, 20))
+    metrics = Metrics.of(engine) if options.metrics_listen else None
     try:
-        server, port = create_server(engine, listen, workers=workers, gc=gc)
-        log.debug("listening on %s (port %d)", listen, port)
-        collector.start()
-        if on_ready is not None:
-            on_ready(port)
-        stop.wait()
-        collector.stop()
-        server.stop(GRACE_SECONDS).wait()
+        with ExitStack() as cleanup:
+            if metrics is not None and options.metrics_listen:
+                cleanup.callback(metrics.close)
+                cleanup.callback(serve_metrics(metrics, options.metrics_listen))
+            health_servicer = health.HealthServicer()
+            server, port = create_server(engine, listen, options, metrics, health_servicer)
+            log.debug("listening on %s (port %d)", listen, port)
+            collector = Collector(engine, options.gc)
+            collector.start()
+            cleanup.callback(collector.stop)
+            if on_ready is not None:
+                on_ready(port)
+            stop.wait()
+            collector.stop()
+            health_servicer.enter_graceful_shutdown()  # health checks say NOT_SERVING: balancers move on
+            server.stop(GRACE_SECONDS).wait()
     finally:
-        collector.stop()
         engine.dispose()

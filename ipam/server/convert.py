@@ -23,6 +23,7 @@ from ipam.domain.records import (
     SubnetRecord,
     Usage,
 )
+from ipam.domain.tokens import TokenRecord
 from ipam.service.gc import GcReport
 from ipam_client._pb.ipam.v1 import ipam_pb2 as pb
 
@@ -230,4 +231,16 @@ def lease(record: LeaseRecord) -> pb.Lease:
         allocate_time=timestamp(record.allocated_at),
         release_time=timestamp(record.released_at),
         family=_FAMILY_TO_PB[record.family],
+    )
+
+
+def token(record: TokenRecord) -> pb.ApiToken:
+    return pb.ApiToken(
+        id=record.id,
+        name=record.name,
+        role=record.role,
+        host=record.host or "",
+        create_time=timestamp(record.created_at),
+        expire_time=timestamp(record.expires_at),
+        revoke_time=timestamp(record.revoked_at),
     )

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import grpc
 
 from ipam.domain import errors
+from ipam.server.handlers import Scope, ScopeInterceptor
 from ipam_client.errors import SERVER_ERROR_KEY
 
 log = logging.getLogger(__name__)
@@ -21,6 +22,8 @@ STATUS_OF: dict[type[errors.IpamError], grpc.StatusCode] = {
     errors.ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
     errors.Busy: grpc.StatusCode.ABORTED,
     errors.Unavailable: grpc.StatusCode.UNAVAILABLE,
+    errors.Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
+    errors.PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
 }
 
 
@@ -31,32 +34,26 @@ def status_of(error: errors.IpamError) -> grpc.StatusCode:
     return grpc.StatusCode.INTERNAL
 
 
-class ErrorInterceptor(grpc.ServerInterceptor):
+def abort(context: grpc.ServicerContext, error: errors.IpamError) -> None:
+    """End the call with the error's status; the trailer tells clients the server answered."""
+    context.set_trailing_metadata(((SERVER_ERROR_KEY, "server"),))
+    context.abort(status_of(error), str(error))
+
+
+class ErrorInterceptor(ScopeInterceptor):
     """Turns domain errors into status codes; anything unexpected is logged and hidden."""
 
-    def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler | None:
-        handler = continuation(handler_call_details)
-        if handler is None or handler.unary_unary is None:
-            return handler
-        method = handler_call_details.method
-        inner = handler.unary_unary
+    def scope(self, details: grpc.HandlerCallDetails) -> Scope:
+        method = details.method
 
-        def guarded(request: Any, context: grpc.ServicerContext) -> Any:
+        @contextmanager
+        def guarded(context: grpc.ServicerContext) -> Iterator[None]:
             try:
-                return inner(request, context)
+                yield
             except errors.IpamError as exc:
-                context.set_trailing_metadata(((SERVER_ERROR_KEY, "server"),))
-                context.abort(status_of(exc), str(exc))
+                abort(context, exc)
             except Exception:
                 log.exception("unexpected error in %s", method)
                 context.abort(grpc.StatusCode.INTERNAL, f"internal error in {method}; see the server log")
 
-        return grpc.unary_unary_rpc_method_handler(
-            guarded,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+        return guarded

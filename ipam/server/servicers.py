@@ -7,7 +7,10 @@ from sqlalchemy import Engine
 
 from ipam.domain.errors import InvalidArgument
 from ipam.server import convert
-from ipam.service import gc, hosts, leases, networks, pools, spaces, subnets
+from ipam.server.metrics import Metrics
+from ipam.server.principal import bound_host, require_host
+from ipam.server.token_cache import TokenCache
+from ipam.service import gc, hosts, leases, networks, pools, spaces, subnets, tokens
 from ipam.service.gc import GcSettings
 from ipam_client._pb.ipam.v1 import ipam_pb2 as pb
 from ipam_client._pb.ipam.v1 import ipam_pb2_grpc as rpc
@@ -82,6 +85,7 @@ class HostServicer(rpc.HostServiceServicer):
         self.grace = settings.grace_seconds
 
     def RegisterHost(self, request: pb.RegisterHostRequest, context: Ctx) -> pb.Host:
+        require_host(request.name, f'register host "{request.name}"')
         record = hosts.register_host(
             self.engine, request.name, dict(request.labels), request.heartbeat_ttl_seconds, self.grace
         )
@@ -122,6 +126,7 @@ class GcServicer(rpc.GcServiceServicer):
         return convert.gc_report(report)
 
     def ReconcileHost(self, request: pb.ReconcileHostRequest, context: Ctx) -> pb.ReconcileHostResponse:
+        require_host(request.host, f'release leases of host "{request.host}"')
         keep = [(key.owner_id, key.interface) for key in request.keep]
         released = gc.reconcile_host(self.engine, request.host, dict(request.match_attributes), keep, request.detail)
         return pb.ReconcileHostResponse(released=[convert.gc_item(item) for item in released])
@@ -139,6 +144,7 @@ class SubnetServicer(rpc.SubnetServiceServicer):
         self.engine = engine
 
     def AcquireSubnet(self, request: pb.AcquireSubnetRequest, context: Ctx) -> pb.HostSubnet:
+        require_host(request.host, f'acquire subnets for host "{request.host}"')
         family = convert.family("family", request.family)
         record = subnets.acquire_subnet(self.engine, request.host, request.pool, request.space, family)
         return convert.subnet(record)
@@ -161,11 +167,13 @@ class SubnetServicer(rpc.SubnetServiceServicer):
 
 
 class LeaseServicer(rpc.LeaseServiceServicer):
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, metrics: Metrics | None = None) -> None:
         self.engine = engine
         self.allocator = leases.Allocator(engine)
+        self.metrics = metrics
 
     def Allocate(self, request: pb.AllocateRequest, context: Ctx) -> pb.AllocateResponse:
+        require_host(request.host, f'allocate for host "{request.host}"')
         command = leases.AllocateCommand(
             host=request.host,
             owner_id=request.owner_id,
@@ -182,6 +190,8 @@ class LeaseServicer(rpc.LeaseServiceServicer):
             ],
         )
         result = self.allocator.allocate(command)
+        if self.metrics is not None and not result.already_allocated:
+            self.metrics.allocated.inc(len(result.leases))
         return pb.AllocateResponse(
             leases=[convert.lease(r) for r in result.leases], already_allocated=result.already_allocated
         )
@@ -189,11 +199,15 @@ class LeaseServicer(rpc.LeaseServiceServicer):
     def Release(self, request: pb.ReleaseRequest, context: Ctx) -> pb.ReleaseResponse:
         target = request.WhichOneof("target")
         if target == "owner":
-            result = leases.release_owner(self.engine, request.owner.owner_id, request.owner.interface)
+            owner = request.owner
+            result = leases.release_owner(self.engine, owner.owner_id, owner.interface, only_host=bound_host())
         elif target == "address":
-            result = leases.release_address(self.engine, request.address.address, request.address.space)
+            address = request.address
+            result = leases.release_address(self.engine, address.address, address.space, only_host=bound_host())
         else:
             raise InvalidArgument("target: give either owner or address")
+        if self.metrics is not None:
+            self.metrics.released.inc(len(result.leases))
         return pb.ReleaseResponse(
             leases=[convert.lease(r) for r in result.leases], already_released=result.already_released
         )
@@ -220,6 +234,7 @@ class DockerNetworkServicer(rpc.DockerNetworkServiceServicer):
         self.engine = engine
 
     def RequestNetworkPool(self, request: pb.RequestNetworkPoolRequest, context: Ctx) -> pb.NetworkPool:
+        require_host(request.host, f'use a Docker network for host "{request.host}"')
         command = networks.PoolRequest(
             host=request.host,
             space=request.space,
@@ -232,10 +247,12 @@ class DockerNetworkServicer(rpc.DockerNetworkServiceServicer):
         return pb.NetworkPool(pool_id=result.pool_id, cidr=result.cidr)
 
     def ReleaseNetworkPool(self, request: pb.ReleaseNetworkPoolRequest, context: Ctx) -> pb.ReleaseNetworkPoolResponse:
+        require_host(request.host, f'leave a Docker network for host "{request.host}"')
         networks.release_pool(self.engine, request.host, request.pool_id)
         return pb.ReleaseNetworkPoolResponse()
 
     def RequestNetworkAddress(self, request: pb.RequestNetworkAddressRequest, context: Ctx) -> pb.NetworkAddress:
+        require_host(request.host, f'lease a Docker network address for host "{request.host}"')
         command = networks.AddressRequest(
             host=request.host,
             pool_id=request.pool_id,
@@ -248,5 +265,28 @@ class DockerNetworkServicer(rpc.DockerNetworkServiceServicer):
     def ReleaseNetworkAddress(
         self, request: pb.ReleaseNetworkAddressRequest, context: Ctx
     ) -> pb.ReleaseNetworkAddressResponse:
+        require_host(request.host, f'release a Docker network address for host "{request.host}"')
         networks.release_address(self.engine, request.host, request.pool_id, request.address)
         return pb.ReleaseNetworkAddressResponse()
+
+
+class TokenServicer(rpc.TokenServiceServicer):
+    def __init__(self, engine: Engine, cache: TokenCache | None) -> None:
+        self.engine = engine
+        self.cache = cache
+
+    def CreateToken(self, request: pb.CreateTokenRequest, context: Ctx) -> pb.CreateTokenResponse:
+        created = tokens.create_token(self.engine, request.name, request.role, request.host, request.ttl_seconds)
+        return pb.CreateTokenResponse(token=convert.token(created.record), secret=created.token)
+
+    def ListTokens(self, request: pb.ListTokensRequest, context: Ctx) -> pb.ListTokensResponse:
+        page = tokens.list_tokens(
+            self.engine, request.page_size, request.page_token, include_revoked=request.include_revoked
+        )
+        return pb.ListTokensResponse(tokens=[convert.token(t) for t in page.items], next_page_token=page.next_token)
+
+    def RevokeToken(self, request: pb.RevokeTokenRequest, context: Ctx) -> pb.ApiToken:
+        record = tokens.revoke_token(self.engine, request.name)
+        if self.cache is not None:
+            self.cache.forget(record.id)  # other replicas forget it within the cache's TTL
+        return convert.token(record)

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from ipam.domain import validate
-from ipam.domain.errors import AlreadyExists, InvalidArgument, IpamError, NotFound
+from ipam.domain.errors import AlreadyExists, InvalidArgument, IpamError, NotFound, PermissionDenied
 from ipam.domain.layout import PoolLayout
 from ipam.domain.network import parse_address
 from ipam.domain.paging import page_of, page_request
@@ -163,14 +163,22 @@ class Release:
     already_released: bool
 
 
-def release_owner(engine: Engine, owner_id: str, interface: str) -> Release:
+def release_owner(engine: Engine, owner_id: str, interface: str, *, only_host: str | None = None) -> Release:
+    """Release the owner's active leases; with `only_host`, PermissionDenied (and nothing released)
+    when one of them is on another host."""
     validate.text("owner.owner_id", owner_id, required=True)
     validate.text("owner.interface", interface, required=True, max_length=64)
-    rows = tx.run(engine, lambda conn: lease_store.release_owner(conn, owner_id, interface))
-    return Release([lease_record(r) for r in rows], already_released=not rows)
+
+    def work(conn: Connection) -> Release:
+        released = [lease_record(r) for r in lease_store.release_owner(conn, owner_id, interface)]
+        _require_host(released, only_host, f"owner {owner_id}/{interface}")
+        return Release(released, already_released=not released)
+
+    return tx.run(engine, work)
 
 
-def release_address(engine: Engine, address: str, space: str) -> Release:
+def release_address(engine: Engine, address: str, space: str, *, only_host: str | None = None) -> Release:
+    """Release the active lease at `address`; `only_host` as in release_owner."""
     ip = str(parse_address("address.address", address))
     space = space or DEFAULT_SPACE
 
@@ -178,9 +186,17 @@ def release_address(engine: Engine, address: str, space: str) -> Release:
         rows = lease_store.release_address(conn, space, ip)
         if not rows and lease_store.pool_holding(conn, space, ip) is None:
             raise NotFound(f'address {ip} is not inside any pool of address space "{space}"')
-        return Release([lease_record(r) for r in rows], already_released=not rows)
+        released = [lease_record(r) for r in rows]
+        _require_host(released, only_host, f"address {ip}")
+        return Release(released, already_released=not rows)
 
     return tx.run(engine, work)
+
+
+def _require_host(released: list[LeaseRecord], only_host: str | None, what: str) -> None:
+    """Raised inside the transaction, so the release is rolled back."""
+    if only_host is not None and any(lease.host != only_host for lease in released):
+        raise PermissionDenied(f'the lease of {what} is not on host "{only_host}"; this token may not release it')
 
 
 def get_lease(engine: Engine, address: str, space: str) -> LeaseRecord:

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    LargeBinary,
     SmallInteger,
     Text,
     UniqueConstraint,
@@ -216,4 +217,22 @@ class GcRecord(Base):
             "reason IN ('dead_host', 'runtime_gone', 'empty_subnet', 'host_deleted')", name="gc_record_reason"
         ),
         Index("gc_record_by_host", "host", "id"),
+    )
+
+
+class ApiToken(Base):
+    """An API token: only a hash of its secret is kept (see ipam.domain.tokens)."""
+
+    __tablename__ = "api_token"
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    name: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    role: Mapped[str] = mapped_column(Text, nullable=False)
+    host: Mapped[str | None] = mapped_column(Text)
+    secret_hash: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    created_at: Mapped[datetime] = _created()
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (
+        CheckConstraint("role IN ('admin', 'agent', 'reader')", name="api_token_role"),
+        CheckConstraint("(role = 'agent') = (host IS NOT NULL)", name="api_token_agent_host"),
     )

@@ -25,6 +25,8 @@ T = TypeVar("T")
 RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock
 CONNECTION_SQLSTATES = {"57P01", "57P02", "57P03", "08000", "08003", "08006", "08001", "08004"}
 MAX_ATTEMPTS = 8
+# Told of every database error run() sees, retried or not (the server's metrics count them).
+error_observers: list[Callable[[DBAPIError], None]] = []
 
 
 def sqlstate(exc: DBAPIError) -> str | None:
@@ -58,9 +60,11 @@ def run(
         except PoolTimeout:
             raise Unavailable("the database is overloaded: no connection free in time") from None
         except IntegrityError as exc:
+            _observe(exc)
             if constraint_name(exc) not in retry_on_constraints or attempt == MAX_ATTEMPTS:
                 raise
         except DBAPIError as exc:
+            _observe(exc)
             if _is_connection_error(exc):
                 if attempt >= 3:
                     raise Unavailable(f"the database is unavailable: {_first_line(exc)}") from None
@@ -81,6 +85,11 @@ def session(engine: Engine) -> Iterator[Connection]:
         if _is_connection_error(exc):
             raise Unavailable(f"the database is unavailable: {_first_line(exc)}") from None
         raise
+
+
+def _observe(exc: DBAPIError) -> None:
+    for observer in error_observers:
+        observer(exc)
 
 
 def _backoff(attempt: int) -> None:

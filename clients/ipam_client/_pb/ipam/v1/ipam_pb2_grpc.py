@@ -1443,3 +1443,161 @@ class DockerNetworkService:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class TokenServiceStub:
+    """Missing associated documentation comment in .proto file."""
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.CreateToken = channel.unary_unary(
+                '/ipam.v1.TokenService/CreateToken',
+                request_serializer=ipam_dot_v1_dot_ipam__pb2.CreateTokenRequest.SerializeToString,
+                response_deserializer=ipam_dot_v1_dot_ipam__pb2.CreateTokenResponse.FromString,
+                _registered_method=True)
+        self.ListTokens = channel.unary_unary(
+                '/ipam.v1.TokenService/ListTokens',
+                request_serializer=ipam_dot_v1_dot_ipam__pb2.ListTokensRequest.SerializeToString,
+                response_deserializer=ipam_dot_v1_dot_ipam__pb2.ListTokensResponse.FromString,
+                _registered_method=True)
+        self.RevokeToken = channel.unary_unary(
+                '/ipam.v1.TokenService/RevokeToken',
+                request_serializer=ipam_dot_v1_dot_ipam__pb2.RevokeTokenRequest.SerializeToString,
+                response_deserializer=ipam_dot_v1_dot_ipam__pb2.ApiToken.FromString,
+                _registered_method=True)
+
+
+class TokenServiceServicer:
+    """Missing associated documentation comment in .proto file."""
+
+    def CreateToken(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTokens(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeToken(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_TokenServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'CreateToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateToken,
+                    request_deserializer=ipam_dot_v1_dot_ipam__pb2.CreateTokenRequest.FromString,
+                    response_serializer=ipam_dot_v1_dot_ipam__pb2.CreateTokenResponse.SerializeToString,
+            ),
+            'ListTokens': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTokens,
+                    request_deserializer=ipam_dot_v1_dot_ipam__pb2.ListTokensRequest.FromString,
+                    response_serializer=ipam_dot_v1_dot_ipam__pb2.ListTokensResponse.SerializeToString,
+            ),
+            'RevokeToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeToken,
+                    request_deserializer=ipam_dot_v1_dot_ipam__pb2.RevokeTokenRequest.FromString,
+                    response_serializer=ipam_dot_v1_dot_ipam__pb2.ApiToken.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'ipam.v1.TokenService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('ipam.v1.TokenService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class TokenService:
+    """Missing associated documentation comment in .proto file."""
+
+    @staticmethod
+    def CreateToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ipam.v1.TokenService/CreateToken',
+            ipam_dot_v1_dot_ipam__pb2.CreateTokenRequest.SerializeToString,
+            ipam_dot_v1_dot_ipam__pb2.CreateTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTokens(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ipam.v1.TokenService/ListTokens',
+            ipam_dot_v1_dot_ipam__pb2.ListTokensRequest.SerializeToString,
+            ipam_dot_v1_dot_ipam__pb2.ListTokensResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ipam.v1.TokenService/RevokeToken',
+            ipam_dot_v1_dot_ipam__pb2.RevokeTokenRequest.SerializeToString,
+            ipam_dot_v1_dot_ipam__pb2.ApiToken.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

@@ -1,0 +1,81 @@
+"""Wrapping an RPC method handler in a context manager: what the interceptors share."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+
+# Entered around the whole call (for a stream: until its last message is sent).
+Scope = Callable[[grpc.ServicerContext], AbstractContextManager[Any]]
+
+
+def within(handler: grpc.RpcMethodHandler | None, scope: Scope) -> grpc.RpcMethodHandler | None:
+    """`handler` with each call run inside `scope(context)`; unary-request handlers only (all ours)."""
+    if handler is None:
+        return None
+    if handler.unary_unary is not None:
+        unary = handler.unary_unary
+
+        def call(request: Any, context: grpc.ServicerContext) -> Any:
+            with scope(context):
+                return unary(request, context)
+
+        return grpc.unary_unary_rpc_method_handler(
+            call, request_deserializer=handler.request_deserializer, response_serializer=handler.response_serializer
+        )
+    if handler.unary_stream is not None:
+        stream = handler.unary_stream
+
+        def replies(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+            with scope(context):
+                yield from stream(request, context)
+
+        return grpc.unary_stream_rpc_method_handler(
+            replies, request_deserializer=handler.request_deserializer, response_serializer=handler.response_serializer
+        )
+    return handler
+
+
+class ScopeInterceptor(grpc.ServerInterceptor):
+    """An interceptor that runs each call of a method inside `scope(details)`, or leaves the method
+    alone when that is None."""
+
+    def scope(self, details: grpc.HandlerCallDetails) -> Scope | None:
+        raise NotImplementedError
+
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
+        handler = continuation(handler_call_details)
+        scope = self.scope(handler_call_details)
+        return handler if scope is None else within(handler, scope)
+
+
+@dataclass
+class Outcome:
+    """How a call ended, known once `measured` exits."""
+
+    code: grpc.StatusCode = grpc.StatusCode.OK
+    seconds: float = 0.0
+
+
+@contextmanager
+def measured(context: grpc.ServicerContext) -> Iterator[Outcome]:
+    """Time the block and find the status the call ends with (its behaviour returned or raised)."""
+    outcome = Outcome()
+    start = time.perf_counter()
+    failed = True
+    try:
+        yield outcome
+        failed = False
+    finally:
+        outcome.seconds = time.perf_counter() - start
+        code: grpc.StatusCode | None = context.code()  # type: ignore[attr-defined]
+        outcome.code = code if code is not None else grpc.StatusCode.UNKNOWN if failed else grpc.StatusCode.OK
