@@ -7,6 +7,7 @@ import signal
 import socket
 import sys
 import threading
+from datetime import timedelta
 from types import FrameType
 
 from ipam.cli import database
@@ -38,6 +39,14 @@ def register(
         default=DEFAULT_LISTEN,
         help=f"address to serve gRPC on (default: {DEFAULT_LISTEN}; use 0.0.0.0:50051 for all interfaces)",
     )
+    parser.add_argument(
+        "--event-retention",
+        metavar="DURATION",
+        type=duration,
+        default=timedelta(days=30),
+        help="how long endpoint history and the watch event log are kept, e.g. 30d, 12h, 90m "
+        "(default: 30d); older entries are pruned by the server",
+    )
     database.add_options(parser)
     parser.set_defaults(run=run)
 
@@ -49,6 +58,18 @@ def listen_address(value: str) -> str:
     return value
 
 
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def duration(value: str) -> timedelta:
+    """`30d`, `12h`, `90m`, `45s` (or plain seconds), at least one second."""
+    text = value.strip().lower()
+    number, unit = (text[:-1], text[-1]) if text[-1:] in _UNITS else (text, "s")
+    if not number.isdigit() or int(number) * _UNITS[unit] < 1:
+        raise argparse.ArgumentTypeError(f"expected a duration such as 30d, 12h, 90m or 45s, got {value!r}")
+    return timedelta(seconds=int(number) * _UNITS[unit])
+
+
 def run(args: argparse.Namespace) -> int:
     from ipam.store.migrate import upgrade
 
@@ -57,12 +78,12 @@ def run(args: argparse.Namespace) -> int:
     with database.open_database(args) as db:
         upgrade(db.url)
         if not stop.is_set():  # a Ctrl-C during start-up
-            _serve(db, args.listen, stop)
+            _serve(db, args.listen, stop, args.event_retention)
     print("ipam: stopped", file=sys.stderr)
     return 0
 
 
-def _serve(db: database.Database, listen: str, stop: threading.Event) -> None:
+def _serve(db: database.Database, listen: str, stop: threading.Event, retention: timedelta) -> None:
     from ipam.server.app import serve
 
     host = listen.rpartition(":")[0]
@@ -71,7 +92,7 @@ def _serve(db: database.Database, listen: str, stop: threading.Event) -> None:
         print(f"ipam: serving on {host}:{port} (database: {db.label})", file=sys.stderr, flush=True)
 
     try:
-        serve(db.url, listen, stop, on_ready=announce)
+        serve(db.url, listen, stop, event_retention=retention, on_ready=announce)
     except RuntimeError as exc:
         if "Failed to bind" not in str(exc):
             raise

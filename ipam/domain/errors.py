@@ -27,5 +27,9 @@ class ResourceExhausted(IpamError):
     """A pool or a host's subnets are full."""
 
 
+class OutOfRange(IpamError):
+    """A position outside what is kept, e.g. a watch resumed from a revision already pruned."""
+
+
 class Unavailable(IpamError):
     """The database cannot be reached; the caller may retry."""
