@@ -21,6 +21,7 @@ from ipam_client import (
     IpamClient,
     IpamClientError,
     NotFound,
+    OutOfRange,
     ResourceExhausted,
     from_rpc_error,
     pb,
@@ -33,6 +34,7 @@ CODES: dict[type[IpamClientError], grpc.StatusCode] = {
     AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
     FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
     ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    OutOfRange: grpc.StatusCode.OUT_OF_RANGE,
 }
 
 

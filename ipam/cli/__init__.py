@@ -16,11 +16,11 @@ from collections.abc import Sequence
 
 import argcomplete
 
-from ipam.cli import agent, check, hosts, leases, migrate, pools, serve, show_ip, spaces, subnets, usage
+from ipam.cli import agent, check, endpoints, hosts, leases, migrate, pools, serve, show_ip, spaces, subnets, usage
 from ipam.cli.commands import command_parser
 from ipam.cli.errors import EXIT_USAGE, UsageError, describe, exit_code
 
-COMMANDS = (serve, migrate, spaces, pools, hosts, subnets, leases, usage, show_ip, check, agent)
+COMMANDS = (serve, migrate, spaces, pools, hosts, subnets, leases, endpoints, usage, show_ip, check, agent)
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 log = logging.getLogger("ipam.cli")
