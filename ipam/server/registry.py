@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import grpc
 from sqlalchemy import Engine
 
 from ipam.domain.errors import Unavailable
+from ipam.domain.records import EndpointEvent
 from ipam.server import registry_convert as convert
 from ipam.service import registry
 from ipam.service.event_hub import EventHub
@@ -17,12 +19,16 @@ from ipam_client._pb.ipam.v1 import registry_pb2_grpc as rrpc
 Ctx = grpc.ServicerContext
 # A quiet stream still checks now and then whether its client has gone.
 IDLE_CHECK_SECONDS = 1.0
+RENDERED_EVENTS = 20000
 
 
 class EndpointServicer(rrpc.EndpointServiceServicer):
     def __init__(self, engine: Engine, hub: EventHub) -> None:
         self.engine = engine
         self.hub = hub
+        # Every stream sends the same recent events: convert each once (by revision, newest kept).
+        self._messages: dict[int, rpb.EndpointEvent] = {}
+        self._messages_lock = threading.Lock()
 
     def RegisterEndpoint(self, request: rpb.RegisterEndpointRequest, context: Ctx) -> rpb.Endpoint:
         spec = registry.EndpointSpec(
@@ -76,7 +82,7 @@ class EndpointServicer(rrpc.EndpointServiceServicer):
             while context.is_active() and not self.hub.stopping:
                 events = self.hub.events_after(cursor)
                 for event in events:
-                    yield convert.event(event)
+                    yield self._rendered(event)
                     cursor = event.revision
                 if not events:
                     self.hub.wait_beyond(cursor, IDLE_CHECK_SECONDS)
@@ -84,3 +90,14 @@ class EndpointServicer(rrpc.EndpointServiceServicer):
                 raise Unavailable(f"the server is stopping; watch again (on any server) from revision {cursor}")
         finally:
             self.hub.leave()
+
+    def _rendered(self, event: EndpointEvent) -> rpb.EndpointEvent:
+        with self._messages_lock:
+            message = self._messages.get(event.revision)
+        if message is None:
+            message = convert.event(event)
+            with self._messages_lock:
+                self._messages[event.revision] = message
+                if len(self._messages) > RENDERED_EVENTS:
+                    del self._messages[next(iter(self._messages))]
+        return message

@@ -156,7 +156,10 @@ def lookup_address(
         )
 
     def work(conn: Connection) -> AddressHolder | None:
-        return endpoint_store.holder_at(conn, space_store.space_id(conn, space), ip, when)
+        found = endpoint_store.holder_at(conn, space, ip, when)
+        if found is None:
+            space_store.space_id(conn, space)  # NOT_FOUND for an unknown space
+        return found
 
     holder = tx.run(engine, work)
     what = "now" if at is None else f"at {_show(when)}"

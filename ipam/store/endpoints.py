@@ -59,7 +59,8 @@ _LIST = Sql(
 # The latest holding that started at or before :at; the caller checks it had not ended.
 _HOLDER_AT = Sql(
     "SELECT ipam_endpoint_json(a.endpoint_id) AS doc, a.held_from, a.held_until FROM address_history a "
-    "WHERE a.space_id = :space_id AND a.address = CAST(:address AS inet) AND a.held_from <= :at "
+    "WHERE a.space_id = (SELECT id FROM address_space WHERE name = :space) "
+    "AND a.address = CAST(:address AS inet) AND a.held_from <= :at "
     "ORDER BY a.held_from DESC LIMIT 1"
 )
 
@@ -107,8 +108,8 @@ def list_endpoints(
     return [(row.id, endpoint_of(row.doc)) for row in run(conn, _LIST, params)]
 
 
-def holder_at(conn: Connection, space_id: int, address: str, at: datetime) -> AddressHolder | None:
-    row = run(conn, _HOLDER_AT, {"space_id": space_id, "address": address, "at": at}).first()
+def holder_at(conn: Connection, space: str, address: str, at: datetime) -> AddressHolder | None:
+    row = run(conn, _HOLDER_AT, {"space": space, "address": address, "at": at}).first()
     return None if row is None else AddressHolder(endpoint_of(row.doc), row.held_from, row.held_until)
 
 
