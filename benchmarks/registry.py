@@ -38,10 +38,10 @@ import grpc
 import psycopg
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from ipam_client import AddressSpec, IpamClient
+from ipam_client import IpamClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from alloc import rate_line, run_clients
+from alloc import allocate_and_release, rate_line
 from harness import database, free_port, ipam_server, percentile
 
 HOSTS = 100
@@ -133,25 +133,8 @@ def lookup_latencies(
 
 
 def allocate_for(address: str, clients: int, hosts: list[str], seconds: float, tag: str) -> tuple[float, list[float]]:
-    """Allocation at full speed, a third of it released again (as benchmarks/alloc.py)."""
-    channels = [IpamClient(address, timeout=30) for _ in range(clients)]
-    held: list[list[str]] = [[] for _ in range(clients)]
-    rng = random.Random(7)
-
-    def allocate(client: int, i: int) -> None:
-        ipam = channels[client]
-        owner = f"{tag}-{client}-{i}"
-        ipam.allocate(hosts[client % len(hosts)], owner, "eth0", [AddressSpec(pool=ALLOC_POOL)])
-        held[client].append(owner)
-        if rng.random() < 0.3:
-            ipam.release_owner(held[client].pop(rng.randrange(len(held[client]))), "eth0")
-
-    try:
-        calls, latencies = run_clients(clients, seconds, allocate)
-    finally:
-        for c in channels:
-            c.close()
-    return calls / seconds, latencies
+    """Allocation at full speed, 30% released again (as benchmarks/alloc.py)."""
+    return allocate_and_release(address, clients, hosts, ALLOC_POOL, seconds, 0.3, tag)
 
 
 def watch_process(address: str, since: int, first: int, count: int, seen: SynchronizedArray[Any]) -> None:

@@ -419,10 +419,11 @@ class IpamClient:
             request = registry_pb2.WatchEndpointsRequest(since_revision=cursor)
             stream = self._endpoints.WatchEndpoints(request, metadata=self._metadata)
             try:
-                for event in stream:
+                for batch in stream:
                     failures = 0
-                    cursor = event.revision
-                    yield event
+                    for event in batch.events:
+                        cursor = event.revision
+                        yield event
                 return
             except grpc.RpcError as err:
                 code, _ = status_of(err)

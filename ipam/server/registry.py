@@ -74,17 +74,17 @@ class EndpointServicer(rrpc.EndpointServiceServicer):
             registry.lookup_address(self.engine, request.address, request.space, at, self.hub.retention)
         )
 
-    def WatchEndpoints(self, request: rpb.WatchEndpointsRequest, context: Ctx) -> Iterator[rpb.EndpointEvent]:
+    def WatchEndpoints(self, request: rpb.WatchEndpointsRequest, context: Ctx) -> Iterator[rpb.WatchEndpointsResponse]:
         since = request.since_revision if request.HasField("since_revision") else None
         cursor = registry.watch_cursor(self.engine, since)
         self.hub.join()
         try:
             while context.is_active() and not self.hub.stopping:
                 events = self.hub.events_after(cursor)
-                for event in events:
-                    yield self._rendered(event)
-                    cursor = event.revision
-                if not events:
+                if events:
+                    yield rpb.WatchEndpointsResponse(events=[self._rendered(e) for e in events])
+                    cursor = events[-1].revision
+                else:
                     self.hub.wait_beyond(cursor, IDLE_CHECK_SECONDS)
             if self.hub.stopping:
                 raise Unavailable(f"the server is stopping; watch again (on any server) from revision {cursor}")

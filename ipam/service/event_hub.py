@@ -49,7 +49,8 @@ class EventHub:
         self.retention = retention
         self.max_watchers = max_watchers
         self._poll = poll_seconds
-        self._prune_every = prune_every_seconds
+        # A short retention (tests, demos) is kept to within half of itself.
+        self._prune_every = min(prune_every_seconds, retention.total_seconds() / 2)
         self._keep = keep
         self._changed = threading.Condition()
         self._recent: list[EndpointEvent] = []  # consecutive revisions, the newest last

@@ -21,10 +21,9 @@ SEQUENCED_CHANNEL = "ipam_events"  # payload: the newest revision
 PENDING_CHANNEL = "ipam_event_pending"  # sent by ipam_record_events() at the writer's commit
 _PRUNE_LOCK = 0x1BA4E7  # advisory lock: one replica prunes at a time
 
-# Creates the row when missing (a fresh or emptied database) and locks it.
-_LOCK_HEAD = Sql(
-    "INSERT INTO event_sequencer (id) VALUES (1) ON CONFLICT (id) DO UPDATE SET id = 1 RETURNING last_revision"
-)
+_ANY_PENDING = Sql("SELECT EXISTS (SELECT 1 FROM event WHERE revision IS NULL)")
+_LOCK_HEAD = Sql("SELECT last_revision FROM event_sequencer WHERE id = 1 FOR UPDATE")
+_CREATE_HEAD = Sql("INSERT INTO event_sequencer (id) VALUES (1) ON CONFLICT (id) DO NOTHING")
 # A statement of its own after _LOCK_HEAD: its snapshot sees everything the previous sequencer committed.
 _NUMBER = Sql(
     "WITH pending AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM event "
@@ -59,12 +58,18 @@ _PRUNE_ENDPOINTS = Sql(
 
 
 def sequence(conn: Connection, batch: int = 10000) -> tuple[int, int]:
-    """Number up to `batch` committed events; (newest revision, how many were numbered now).
+    """Number up to `batch` committed events; (newest revision, how many were numbered now),
+    or (0, 0) when none is waiting.
 
     Tells every server (SEQUENCED_CHANNEL) when it numbered any.
     """
-    last = int(run(conn, _LOCK_HEAD).scalar_one())
-    head = int(run(conn, _NUMBER, {"batch": batch, "last": last}).scalar_one())
+    if not run(conn, _ANY_PENDING).scalar():  # the usual case when idle: no write, no lock
+        return 0, 0
+    last = run(conn, _LOCK_HEAD).scalar()
+    if last is None:  # a fresh or emptied database
+        run(conn, _CREATE_HEAD)
+        last = run(conn, _LOCK_HEAD).scalar_one()
+    head = int(run(conn, _NUMBER, {"batch": batch, "last": int(last)}).scalar_one())
     if head > last:
         run(conn, _NOTIFY, {"channel": SEQUENCED_CHANNEL, "revision": head})
     return head, head - last

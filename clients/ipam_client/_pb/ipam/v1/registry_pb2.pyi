@@ -194,3 +194,9 @@ class EndpointEvent(_message.Message):
     endpoint: Endpoint
     time: _timestamp_pb2.Timestamp
     def __init__(self, revision: _Optional[int] = ..., type: _Optional[_Union[EndpointEventType, str]] = ..., endpoint: _Optional[_Union[Endpoint, _Mapping]] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class WatchEndpointsResponse(_message.Message):
+    __slots__ = ("events",)
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[EndpointEvent]
+    def __init__(self, events: _Optional[_Iterable[_Union[EndpointEvent, _Mapping]]] = ...) -> None: ...

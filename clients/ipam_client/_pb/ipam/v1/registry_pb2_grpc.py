@@ -62,7 +62,7 @@ class EndpointServiceStub:
         self.WatchEndpoints = channel.unary_stream(
                 '/ipam.v1.EndpointService/WatchEndpoints',
                 request_serializer=ipam_dot_v1_dot_registry__pb2.WatchEndpointsRequest.SerializeToString,
-                response_deserializer=ipam_dot_v1_dot_registry__pb2.EndpointEvent.FromString,
+                response_deserializer=ipam_dot_v1_dot_registry__pb2.WatchEndpointsResponse.FromString,
                 _registered_method=True)
 
 
@@ -138,7 +138,7 @@ def add_EndpointServiceServicer_to_server(servicer, server):
             'WatchEndpoints': grpc.unary_stream_rpc_method_handler(
                     servicer.WatchEndpoints,
                     request_deserializer=ipam_dot_v1_dot_registry__pb2.WatchEndpointsRequest.FromString,
-                    response_serializer=ipam_dot_v1_dot_registry__pb2.EndpointEvent.SerializeToString,
+                    response_serializer=ipam_dot_v1_dot_registry__pb2.WatchEndpointsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -302,7 +302,7 @@ class EndpointService:
             target,
             '/ipam.v1.EndpointService/WatchEndpoints',
             ipam_dot_v1_dot_registry__pb2.WatchEndpointsRequest.SerializeToString,
-            ipam_dot_v1_dot_registry__pb2.EndpointEvent.FromString,
+            ipam_dot_v1_dot_registry__pb2.WatchEndpointsResponse.FromString,
             options,
             channel_credentials,
             insecure,
