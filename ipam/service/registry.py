@@ -151,7 +151,7 @@ def lookup_address(
         raise InvalidArgument(f"at: {_show(when)} is in the future (the server's time is {_show(now)})")
     if when < now - retention:
         raise OutOfRange(
-            f"at: {_show(when)} is before the kept history (the server keeps {retention.days} days, "
+            f"at: {_show(when)} is before the kept history (the server keeps {_span(retention)}, "
             f"from {_show(now - retention)})"
         )
 
@@ -211,3 +211,12 @@ def _mac(mac: str) -> str:
 
 def _show(when: datetime) -> str:
     return when.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _span(length: timedelta) -> str:
+    """`30 days`, `12 h`, `90 min`, `45 s`: the largest unit that divides it."""
+    seconds = int(length.total_seconds())
+    for unit, size in (("days", 86400), ("h", 3600), ("min", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"
