@@ -3,6 +3,7 @@ endpoints by itself, and a watch resumed from before the pruning is told to list
 
 from __future__ import annotations
 
+import argparse
 import time
 from datetime import UTC
 
@@ -12,6 +13,7 @@ from processes import ServerProcessFactory
 from registry_checks import EVENT_WAIT_SECONDS, Watch
 from sqlalchemy import Engine
 
+from ipam.cli.serve import duration
 from ipam_client import AddressSpec, IpamClient, OutOfRange
 
 
@@ -38,3 +40,16 @@ def test_the_server_prunes_past_its_retention(server_process_factory: ServerProc
             ipam.lookup_address("10.0.0.3", at=ipam.get_endpoint("stays", "eth0").create_time.ToDatetime(tzinfo=UTC))
     assert count(engine, "SELECT count(*) FROM address_history WHERE held_until IS NOT NULL") == 0
     assert count(engine, "SELECT count(*) FROM endpoint WHERE state = 'deleted'") == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("30d", 30 * 86400), ("12h", 43200), ("90m", 5400), ("45s", 45), ("600", 600)]
+)
+def test_retention_durations(text: str, seconds: int) -> None:
+    assert duration(text).total_seconds() == seconds
+
+
+@pytest.mark.parametrize("text", ["0s", "", "d", "-5m", "1.5h", "3w"])
+def test_bad_retention_durations_are_refused_with_an_example(text: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match="expected a duration such as 30d, 12h, 90m or 45s"):
+        duration(text)
