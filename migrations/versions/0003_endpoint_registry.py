@@ -169,6 +169,21 @@ CREATE TRIGGER lease_registry_delete AFTER DELETE ON lease REFERENCING OLD TABLE
   FOR EACH STATEMENT EXECUTE FUNCTION ipam_lease_deleted();
 """
 
+# Leases active before this revision get their endpoints and open holdings (no events: a watcher
+# starts from a list, which shows them).
+_BACKFILL = """
+INSERT INTO endpoint (host_id, owner_id, interface, network, mac, labels, state, created_at)
+SELECT DISTINCT ON (owner_id, interface) host_id, owner_id, interface,
+       coalesce(attributes->>'network', attributes->>'cni.network', ''), coalesce(attributes->>'mac', ''),
+       ipam_endpoint_labels(attributes), 'active', min(allocated_at) OVER (PARTITION BY owner_id, interface)
+FROM lease WHERE state = 'active' ORDER BY owner_id, interface, id;
+INSERT INTO address_history (space_id, pool_id, lease_id, address, endpoint_id, held_from)
+SELECT p.space_id, l.pool_id, l.id, l.address, e.id, l.allocated_at
+FROM lease l JOIN pool p ON p.id = l.pool_id
+JOIN endpoint e ON e.owner_id = l.owner_id AND e.interface = l.interface AND e.state = 'active'
+WHERE l.state = 'active';
+"""
+
 _DROP_FUNCTIONS = """
 DROP TRIGGER lease_registry_insert ON lease;
 DROP TRIGGER lease_registry_update ON lease;
@@ -260,6 +275,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.execute(_FUNCTIONS)
+    op.execute(_BACKFILL)
 
 
 def downgrade() -> None:
