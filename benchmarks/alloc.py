@@ -107,14 +107,30 @@ def allocation_rate(
         admin.create_pool("bench", "10.128.0.0/9", 22, cooldown_seconds=0)
         for h in range(hosts):
             admin.register_host(f"bench-host-{h}")
+    names = [f"bench-host-{h}" for h in range(hosts)]
+    return allocate_and_release(address, clients, names, "bench", seconds, release_fraction, **client_args)
+
+
+def allocate_and_release(
+    address: str,
+    clients: int,
+    hosts: list[str],
+    pool: str,
+    seconds: float,
+    release_fraction: float,
+    tag: str = "c",
+    **client_args: Any,
+) -> tuple[float, list[float]]:
+    """Allocations/s and latencies of `clients` threads over `hosts`, releasing a fraction again;
+    `client_args` go to each IpamClient (token, TLS files)."""
     channels = [IpamClient(address, timeout=30, **client_args) for _ in range(clients)]
     held: list[list[str]] = [[] for _ in range(clients)]
     rng = random.Random(7)
 
     def allocate(client: int, i: int) -> None:
         ipam = channels[client]
-        owner = f"c{client}-{i}"
-        ipam.allocate(f"bench-host-{client % hosts}", owner, "eth0", [AddressSpec(pool="bench")])
+        owner = f"{tag}{client}-{i}"
+        ipam.allocate(hosts[client % len(hosts)], owner, "eth0", [AddressSpec(pool=pool)])
         held[client].append(owner)
         if rng.random() < release_fraction:
             ipam.release_owner(held[client].pop(rng.randrange(len(held[client]))), "eth0")

@@ -29,7 +29,7 @@ from ipam_client import AddressSpec, IpamClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from alloc import rate_line, run_clients
-from harness import database, free_port, ipam_server
+from harness import QUIET_SERVER, database, free_port, ipam_server
 
 PER_HOST = 10_000
 POOL = "bench-gc"
@@ -118,7 +118,10 @@ def main() -> int:
     if live_hosts + -(-args.leaked // PER_HOST) > 256:
         raise SystemExit("at most 2,560,000 leases: the pool has 256 host subnets")
 
-    with database(args.database_url) as url, ipam_server(url, free_port(), "--gc-interval", "0") as address:
+    with (
+        database(args.database_url) as url,
+        ipam_server(url, free_port(), "--gc-interval", "0", *QUIET_SERVER) as address,
+    ):
         with IpamClient(address, timeout=60) as admin:
             if POOL not in {pool.name for pool in admin.list_pools()}:
                 admin.create_pool(POOL, "10.0.0.0/8", 16, cooldown_seconds=0)

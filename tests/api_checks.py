@@ -21,6 +21,7 @@ from ipam_client import (
     IpamClient,
     IpamClientError,
     NotFound,
+    OutOfRange,
     PermissionDenied,
     ResourceExhausted,
     Unauthenticated,
@@ -39,6 +40,7 @@ CODES: dict[type[IpamClientError], grpc.StatusCode] = {
     PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
     Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
     Unavailable: grpc.StatusCode.UNAVAILABLE,
+    OutOfRange: grpc.StatusCode.OUT_OF_RANGE,
 }
 
 

@@ -9,7 +9,7 @@ from api_checks import allocate, count, fails
 from sqlalchemy import Engine
 
 from ipam.server.policy import ROLES_OF
-from ipam_client import AddressSpec, IpamClient, PermissionDenied, pb
+from ipam_client import AddressSpec, IpamClient, PermissionDenied, pb, registry_pb
 
 NewToken = Callable[..., str]
 
@@ -43,7 +43,7 @@ def as_role(auth_server: str, new_token: NewToken) -> Iterator[Callable[..., Ipa
 
 
 def test_every_rpc_of_the_api_has_an_entry_in_the_policy_table() -> None:
-    services = pb.DESCRIPTOR.services_by_name.values()
+    services = [*pb.DESCRIPTOR.services_by_name.values(), *registry_pb.DESCRIPTOR.services_by_name.values()]
     methods = {f"/{service.full_name}/{method.name}" for service in services for method in service.methods}
     assert methods == set(ROLES_OF)
 
@@ -105,3 +105,28 @@ def test_an_admin_may_do_everything(admin: IpamClient) -> None:
     admin.release_address(lease.address)
     made = admin.create_token("r", "reader")
     assert admin.revoke_token("r").id == made.token.id
+
+
+def test_agent_tokens_and_the_gc_docker_and_registry_calls(
+    admin: IpamClient, as_role: Callable[..., IpamClient]
+) -> None:
+    """Drain, delete and RunGc are for admins; an agent reconciles, uses Docker networks and
+    registers endpoints for its own host only."""
+    allocate(admin, "c1", host="h1")
+    agent = as_role("agent", host="h1")
+    with fails(PermissionDenied, "agent token", "may not call RunGc"):
+        agent.run_gc()
+    with fails(PermissionDenied, "agent token", "may not call DrainHost"):
+        agent.drain_host("h1")
+    assert agent.reconcile_host("h1", [("c1", "eth0")]).released == []
+    with fails(PermissionDenied, 'host "h2"'):
+        agent.reconcile_host("h2", [])
+    with fails(PermissionDenied, 'host "h2"'):
+        agent.register_endpoint("h2", "c9", "eth0")
+    with fails(PermissionDenied, 'host "h1"'):
+        as_role("agent", host="h2").update_endpoint_labels("c1", "eth0", {"app": "web"})
+    assert dict(agent.update_endpoint_labels("c1", "eth0", {"app": "web"}).labels)["app"] == "web"
+    reader = as_role("reader")
+    assert list(reader.iter_gc_records()) == []
+    with fails(PermissionDenied, "reader token", "may not call ReconcileHost"):
+        reader.reconcile_host("h1", [])

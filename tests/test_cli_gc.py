@@ -62,9 +62,17 @@ def test_drain_undrain_delete(ipam_cli: Cli, client: IpamClient) -> None:
     assert fields(ok(ipam_cli("host", "undrain", "node-1")))["drained"] == "-"
     ok(ipam_cli("host", "drain", "node-1"))
     deleted = ok(ipam_cli("host", "delete", "node-1"))
-    assert deleted.splitlines()[0] == 'deleted host "node-1", released 1 lease and 1 host subnet'
-    assert [row[:2] for row in rows(deleted)[2:]] == [["host_deleted", "lease"], ["host_deleted", "subnet"]]
-    assert one_error_line(ipam_cli("host", "drain", "node-1"), 1) == 'ipam: error: host "node-1" is not registered'
+    assert deleted.splitlines()[:2] == [
+        'deleted host "node-1", released 1 lease and 1 host subnet',
+        "the host stays listed, drained and holding nothing: the endpoint history refers to it",
+    ]
+    assert [row[:2] for row in rows(deleted)[3:]] == [["host_deleted", "lease"], ["host_deleted", "subnet"]]
+    client.register_host("node-2")
+    ok(ipam_cli("host", "drain", "node-2"))
+    assert ok(ipam_cli("host", "delete", "node-2")).splitlines() == [
+        'deleted host "node-2", released 0 leases and 0 host subnets'
+    ]
+    assert one_error_line(ipam_cli("host", "drain", "node-2"), 1) == 'ipam: error: host "node-2" is not registered'
 
 
 def test_bad_durations_and_hosts(ipam_cli: Cli) -> None:

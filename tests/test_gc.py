@@ -26,6 +26,7 @@ from ipam_client import (
     IpamClientError,
     NotFound,
     pb,
+    registry_pb,
 )
 from ipam_client._pb.ipam.v1 import ipam_pb2_grpc
 
@@ -152,12 +153,25 @@ def test_deleting_a_drained_host_releases_everything_and_frees_its_blocks(
     assert sorted(i.target for i in reply.released if i.kind == "lease") == sorted(addresses)
     assert [i.target for i in reply.released if i.kind == "subnet"] == [subnet]
     assert {i.reason for i in reply.released} == {pb.GC_REASON_HOST_DELETED}
-    with pytest.raises(NotFound):
-        client.get_host("node-1")
+    # The endpoint history names node-1: it stays, drained and holding nothing.
+    assert reply.kept_for_history
+    assert client.get_host("node-1").HasField("drain_time")
     assert client.list_leases(state=pb.LEASE_STATE_ACTIVE) == []
+    assert client.list_subnets(host="node-1") == []
+    with pytest.raises(NotFound, match=f'no endpoint held {addresses[0]} now .* on host "node-1" until'):
+        client.lookup_address(addresses[0])  # ... and whois still names the host
     client.register_host("node-2")
     assert client.acquire_subnet("node-2", pool).cidr == subnet  # the block went back to the pool
     assert len(gc_rows(engine)) == 4
+    assert list(client.delete_host("node-1").released) == []  # again: nothing left to release
+
+
+def test_a_host_without_history_is_forgotten(client: IpamClient, pool: str) -> None:
+    client.register_host("node-1")
+    client.acquire_subnet("node-1", pool)
+    client.drain_host("node-1")
+    reply = client.delete_host("node-1")
+    assert [i.kind for i in reply.released] == ["subnet"] and not reply.kept_for_history
     with pytest.raises(NotFound, match='host "node-1" is not registered'):
         client.delete_host("node-1")
 
@@ -194,6 +208,9 @@ def test_a_dead_hosts_leases_and_subnets_are_reclaimed_after_the_grace_period(
     assert {(r[0], r[2]) for r in rows} == {("dead_host", "node-1")}
     history = client.iter_gc_records(host="node-1")
     assert [r.item.kind for r in history] == ["subnet", "lease", "lease", "lease"]  # newest first
+    # ... and in the endpoint registry: the endpoints were removed, with events.
+    removed = {e.owner_id for e in client.iter_endpoints(state=registry_pb.ENDPOINT_STATE_DELETED)}
+    assert removed == {"c0", "c1", "c2"}
     assert client.run_gc(grace_seconds=GRACE).counts == []  # nothing left
 
 

@@ -12,6 +12,7 @@ Example::
 """
 
 from ipam_client._pb.ipam.v1 import ipam_pb2 as pb
+from ipam_client._pb.ipam.v1 import registry_pb2 as registry_pb
 from ipam_client.client import IpamClient
 from ipam_client.errors import (
     AlreadyExists,
@@ -20,6 +21,7 @@ from ipam_client.errors import (
     InvalidArgument,
     IpamClientError,
     NotFound,
+    OutOfRange,
     PermissionDenied,
     ResourceExhausted,
     Unauthenticated,
@@ -37,10 +39,12 @@ __all__ = [
     "IpamClient",
     "IpamClientError",
     "NotFound",
+    "OutOfRange",
     "PermissionDenied",
     "ResourceExhausted",
     "Unauthenticated",
     "Unavailable",
     "from_rpc_error",
     "pb",
+    "registry_pb",
 ]

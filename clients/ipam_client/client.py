@@ -8,16 +8,18 @@ and gRPC errors converted to :mod:`ipam_client.errors` classes.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, TypeVar, cast
 
 import grpc
 
 from ipam_client._channel import auth_metadata, open_channel, resolve_server, resolve_token, tls_hint
-from ipam_client._pb.ipam.v1 import ipam_pb2, ipam_pb2_grpc
-from ipam_client._retry import RETRY_ALWAYS, RETRY_READS, call_with_retries
-from ipam_client.errors import from_rpc_error
+from ipam_client._pb.ipam.v1 import ipam_pb2, ipam_pb2_grpc, registry_pb2, registry_pb2_grpc
+from ipam_client._retry import DEFAULT_BACKOFF, RETRY_ALWAYS, RETRY_READS, call_with_retries
+from ipam_client.errors import from_rpc_error, status_of
 from ipam_client.specs import AddressSpec, address_requests
 
 R = TypeVar("R")
@@ -83,6 +85,7 @@ class IpamClient:
         self._gc = ipam_pb2_grpc.GcServiceStub(self._channel)
         self._networks = ipam_pb2_grpc.DockerNetworkServiceStub(self._channel)
         self._tokens = ipam_pb2_grpc.TokenServiceStub(self._channel)
+        self._endpoints = registry_pb2_grpc.EndpointServiceStub(self._channel)
 
     def close(self) -> None:
         self._channel.close()
@@ -441,3 +444,107 @@ class IpamClient:
     def revoke_token(self, name: str) -> ipam_pb2.ApiToken:
         """Revoke the token with this name or id (revoking twice is fine)."""
         return self._call(self._tokens.RevokeToken, ipam_pb2.RevokeTokenRequest(name=name))
+
+    # -- endpoint registry ------------------------------------------------------------------
+
+    def register_endpoint(
+        self,
+        host: str,
+        owner_id: str,
+        interface: str,
+        *,
+        network: str = "",
+        mac: str = "",
+        labels: Mapping[str, str] | None = None,
+    ) -> registry_pb2.Endpoint:
+        """Create the live endpoint of (owner_id, interface) on ``host``, or merge into it."""
+        request = registry_pb2.RegisterEndpointRequest(
+            host=host, owner_id=owner_id, interface=interface, network=network, mac=mac, labels=dict(labels or {})
+        )
+        return self._call(self._endpoints.RegisterEndpoint, request)
+
+    def update_endpoint_labels(
+        self,
+        owner_id: str,
+        interface: str,
+        labels: Mapping[str, str] | None = None,
+        *,
+        remove: Sequence[str] = (),
+        replace: bool = False,
+    ) -> registry_pb2.Endpoint:
+        """Set (or with ``replace``, replace all) labels of a live endpoint, removing ``remove``."""
+        request = registry_pb2.UpdateEndpointLabelsRequest(
+            owner_id=owner_id,
+            interface=interface,
+            labels=dict(labels or {}),
+            remove_labels=list(remove),
+            replace=replace,
+        )
+        return self._call(self._endpoints.UpdateEndpointLabels, request)
+
+    def get_endpoint(self, owner_id: str = "", interface: str = "", *, id: int = 0) -> registry_pb2.Endpoint:
+        """The live endpoint of an owner key, or any endpoint (also a deleted one) by ``id``."""
+        request = registry_pb2.GetEndpointRequest(owner_id=owner_id, interface=interface, id=id)
+        return self._call(self._endpoints.GetEndpoint, request, read=True)
+
+    def iter_endpoints(
+        self,
+        host: str = "",
+        network: str = "",
+        pool: str = "",
+        label_selector: str = "",
+        state: int = registry_pb2.ENDPOINT_STATE_UNSPECIFIED,
+        *,
+        page_size: int = 0,
+    ) -> Iterator[registry_pb2.Endpoint]:
+        """Endpoints matching the filters (``label_selector`` like ``"app=web,tier!=db"``)."""
+        request = registry_pb2.ListEndpointsRequest(
+            host=host,
+            network=network,
+            pool=pool,
+            label_selector=label_selector,
+            state=cast("registry_pb2.EndpointState", state),
+            page_size=page_size,
+        )
+        return self._pages(self._endpoints.ListEndpoints, request, lambda r: r.endpoints)
+
+    def list_endpoints_page(self, request: registry_pb2.ListEndpointsRequest) -> registry_pb2.ListEndpointsResponse:
+        """One page, with the revision it reflects (to watch from)."""
+        return self._call(self._endpoints.ListEndpoints, request, read=True)
+
+    def lookup_address(
+        self, address: str, space: str = "", at: datetime | None = None
+    ) -> registry_pb2.LookupAddressResponse:
+        """The endpoint that held ``address`` at ``at`` (default: now), and from when until when."""
+        request = registry_pb2.LookupAddressRequest(address=address, space=space)
+        if at is not None:
+            request.at.FromDatetime(at if at.tzinfo else at.astimezone())
+        return self._call(self._endpoints.LookupAddress, request, read=True)
+
+    def watch_endpoints(self, since_revision: int | None = None) -> Iterator[registry_pb2.EndpointEvent]:
+        """Every endpoint change after ``since_revision`` (None: from now on), in revision order,
+        forever. A lost connection or a stopping server is resumed from the last revision
+        received (on whichever server the address leads to), so nothing is missed or repeated;
+        OUT_OF_RANGE (changes pruned) and other errors are raised."""
+        cursor = since_revision
+        if cursor is None:  # a concrete starting point, so that a reconnect misses nothing
+            cursor = self.list_endpoints_page(registry_pb2.ListEndpointsRequest(page_size=1)).revision
+        failures = 0
+        while True:
+            request = registry_pb2.WatchEndpointsRequest(since_revision=cursor)
+            stream = self._endpoints.WatchEndpoints(request, metadata=self._metadata)
+            try:
+                for batch in stream:
+                    failures = 0
+                    for event in batch.events:
+                        cursor = event.revision
+                        yield event
+                return
+            except grpc.RpcError as err:
+                code, _ = status_of(err)
+                if code is not grpc.StatusCode.UNAVAILABLE or failures >= self.retries:
+                    raise from_rpc_error(err, self.server) from err
+            finally:
+                stream.cancel()
+            time.sleep(DEFAULT_BACKOFF.delay(failures))
+            failures += 1

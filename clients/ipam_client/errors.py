@@ -43,6 +43,10 @@ class ResourceExhausted(IpamClientError):
     """A pool or host subnet is full."""
 
 
+class OutOfRange(IpamClientError):
+    """E.g. a watch resumed from a revision whose changes were pruned: list again."""
+
+
 class Unavailable(IpamClientError):
     """The server (or its database) could not be reached; retried before being raised."""
 
@@ -65,6 +69,7 @@ _BY_CODE: dict[grpc.StatusCode, type[IpamClientError]] = {
     grpc.StatusCode.ALREADY_EXISTS: AlreadyExists,
     grpc.StatusCode.FAILED_PRECONDITION: FailedPrecondition,
     grpc.StatusCode.RESOURCE_EXHAUSTED: ResourceExhausted,
+    grpc.StatusCode.OUT_OF_RANGE: OutOfRange,
     grpc.StatusCode.UNAVAILABLE: Unavailable,
     grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceeded,
     grpc.StatusCode.PERMISSION_DENIED: PermissionDenied,

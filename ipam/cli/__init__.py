@@ -20,6 +20,7 @@ from ipam.cli import (
     agent,
     certs,
     check,
+    endpoints,
     gc,
     hosts,
     leases,
@@ -36,7 +37,23 @@ from ipam.cli import (
 from ipam.cli.commands import command_parser
 from ipam.cli.errors import EXIT_USAGE, UsageError, describe, exit_code
 
-COMMANDS = (serve, migrate, spaces, pools, hosts, subnets, leases, usage, show_ip, check, gc, tokens, certs, agent)
+COMMANDS = (
+    serve,
+    migrate,
+    spaces,
+    pools,
+    hosts,
+    subnets,
+    leases,
+    endpoints,
+    usage,
+    show_ip,
+    check,
+    gc,
+    tokens,
+    certs,
+    agent,
+)
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 log = logging.getLogger("ipam.cli")

@@ -208,6 +208,8 @@ def run_delete(args: argparse.Namespace) -> int:
         subnets = len(reply.released) - leases
         released = f"{output.count(leases, 'lease')} and {output.count(subnets, 'host subnet')}"
         print(f'deleted host "{args.name}", released {released}')
+        if reply.kept_for_history:
+            print("the host stays listed, drained and holding nothing: the endpoint history refers to it")
         if reply.released:
             output.emit_messages(args, reply.released, ITEM_COLUMNS)
     else:

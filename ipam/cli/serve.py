@@ -7,12 +7,13 @@ import signal
 import socket
 import sys
 import threading
+from datetime import timedelta
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
 from ipam.cli import database
-from ipam.cli.durations import duration, whole_seconds
+from ipam.cli.durations import duration, retention, whole_seconds
 from ipam.cli.errors import CliError, UsageError
 from ipam.domain.liveness import DEFAULT_GC_INTERVAL_SECONDS, DEFAULT_GRACE_SECONDS
 
@@ -89,6 +90,14 @@ def register(
         help=f"a host silent this long is dead and its leases are reclaimed; nothing younger is "
         f"reclaimed (default: {DEFAULT_GRACE_SECONDS // 60}m)",
     )
+    parser.add_argument(
+        "--event-retention",
+        metavar="DURATION",
+        type=retention,
+        default=timedelta(days=30),
+        help="how long endpoint history and the watch event log are kept, e.g. 30d, 12h, 90m "
+        "(default: 30d); older entries are pruned by the server",
+    )
     database.add_options(parser)
     parser.set_defaults(run=run)
 
@@ -116,7 +125,9 @@ def server_options(args: argparse.Namespace) -> ServerOptions:
         except TlsConfigError as exc:
             raise CliError(str(exc)) from None
     gc = GcSettings(args.gc_grace, args.gc_interval)
-    return ServerOptions(auth=args.auth, tls=tls, metrics_listen=args.metrics_listen, gc=gc)
+    return ServerOptions(
+        auth=args.auth, tls=tls, metrics_listen=args.metrics_listen, gc=gc, event_retention=args.event_retention
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -31,6 +31,10 @@ class Busy(IpamError):
     """Someone else is doing this right now (e.g. garbage collection on another replica)."""
 
 
+class OutOfRange(IpamError):
+    """A position outside what is kept, e.g. a watch resumed from a revision already pruned."""
+
+
 class Unavailable(IpamError):
     """The database cannot be reached; the caller may retry."""
 

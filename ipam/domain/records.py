@@ -130,3 +130,43 @@ class HistoryRow:
     owner_id: str
     interface: str
     detail: str
+
+
+@dataclass(frozen=True)
+class EndpointAddress:
+    address: str
+    pool: str
+    space: str
+
+
+@dataclass(frozen=True)
+class EndpointRecord:
+    id: int
+    host: str
+    owner_id: str
+    interface: str
+    network: str
+    mac: str
+    labels: dict[str, str]
+    addresses: list[EndpointAddress]
+    state: str  # "active" or "deleted"
+    created_at: datetime
+    updated_at: datetime
+    deleted_at: datetime | None
+
+
+@dataclass(frozen=True)
+class EndpointEvent:
+    revision: int
+    kind: str  # "added", "updated" or "removed"
+    at: datetime
+    endpoint: EndpointRecord
+
+
+@dataclass(frozen=True)
+class AddressHolder:
+    """The endpoint that held an address, and from when until when (None: still holds it)."""
+
+    endpoint: EndpointRecord
+    held_from: datetime
+    held_until: datetime | None

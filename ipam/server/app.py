@@ -8,6 +8,8 @@ from collections.abc import Callable
 from concurrent import futures
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -18,6 +20,7 @@ from ipam.server.access_log import AccessLogInterceptor
 from ipam.server.auth import AuthInterceptor
 from ipam.server.errors import ErrorInterceptor
 from ipam.server.metrics import Metrics, serve_metrics
+from ipam.server.registry import EndpointServicer
 from ipam.server.servicers import (
     AddressSpaceServicer,
     DockerNetworkServicer,
@@ -32,16 +35,25 @@ from ipam.server.tls import ServerTls
 from ipam.server.token_cache import TokenCache
 from ipam.service import tokens
 from ipam.service.collector import Collector
+from ipam.service.event_hub import DEFAULT_RETENTION, EventHub
 from ipam.service.gc import GcSettings
 from ipam.store.engine import make_engine
 from ipam_client._pb.ipam.v1 import ipam_pb2 as pb
 from ipam_client._pb.ipam.v1 import ipam_pb2_grpc as rpc
+from ipam_client._pb.ipam.v1 import registry_pb2 as rpb
+from ipam_client._pb.ipam.v1 import registry_pb2_grpc as rrpc
 
 log = logging.getLogger(__name__)
 
 WORKERS = 32
+# Each watch stream holds a thread of its own, on top of the workers for unary calls.
+MAX_WATCHERS = 256
 GRACE_SECONDS = 10.0
-SERVICE_NAMES = [pb.DESCRIPTOR.services_by_name[name].full_name for name in pb.DESCRIPTOR.services_by_name]
+SERVICE_NAMES = [
+    descriptor.services_by_name[name].full_name
+    for descriptor in (pb.DESCRIPTOR, rpb.DESCRIPTOR)
+    for name in descriptor.services_by_name
+]
 
 
 @dataclass(frozen=True)
@@ -54,6 +66,23 @@ class ServerOptions:
     metrics_listen: str | None = None  # serve() only: where to serve /metrics
     # serve() runs the periodic collector unless its interval is 0.
     gc: GcSettings = field(default_factory=GcSettings)
+    # How long endpoint history and the watch event log are kept (pruned by the server).
+    event_retention: timedelta = DEFAULT_RETENTION
+
+
+class RunningServer:
+    """The gRPC server and the event hub that feeds its watch streams; `stop` ends both."""
+
+    def __init__(self, server: grpc.Server, hub: EventHub) -> None:
+        self.grpc = server
+        self.hub = hub
+
+    def stop(self, grace: float | None) -> threading.Event:
+        self.hub.stop()  # watch streams end first: they would hold the grace period to the end
+        return self.grpc.stop(grace)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.grpc, name)
 
 
 def create_server(
@@ -62,7 +91,7 @@ def create_server(
     options: ServerOptions = ServerOptions(),
     metrics: Metrics | None = None,
     health_servicer: health.HealthServicer | None = None,
-) -> tuple[grpc.Server, int]:
+) -> tuple[RunningServer, int]:
     """A started server bound to `listen` ("host:port"; port 0 picks one) and its port.
 
     Raises TlsConfigError for unusable certificate files, before anything listens.
@@ -76,8 +105,9 @@ def create_server(
     if token_cache is not None:
         interceptors.append(AuthInterceptor(token_cache))
     interceptors.append(ErrorInterceptor())
+    hub = EventHub(engine, retention=options.event_retention, max_watchers=MAX_WATCHERS)
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="rpc"),
+        futures.ThreadPoolExecutor(max_workers=options.workers + MAX_WATCHERS, thread_name_prefix="rpc"),
         interceptors=interceptors,
         options=[("grpc.so_reuseport", 0)],
     )
@@ -89,6 +119,7 @@ def create_server(
     rpc.add_SubnetServiceServicer_to_server(SubnetServicer(engine), server)
     rpc.add_LeaseServiceServicer_to_server(LeaseServicer(engine, metrics), server)
     rpc.add_TokenServiceServicer_to_server(TokenServicer(engine, token_cache), server)
+    rrpc.add_EndpointServiceServicer_to_server(EndpointServicer(engine, hub), server)
     health_servicer = health_servicer or health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ["", *SERVICE_NAMES]:
@@ -97,8 +128,9 @@ def create_server(
     port = server.add_secure_port(listen, credentials) if credentials else server.add_insecure_port(listen)
     if port == 0:
         raise OSError(f"cannot listen on {listen}")
+    hub.start()
     server.start()
-    return server, port
+    return RunningServer(server, hub), port
 
 
 def serve(

@@ -63,26 +63,26 @@ _FAMILY_TO_PB = {4: pb.FAMILY_IPV4, 6: pb.FAMILY_IPV6}
 V = TypeVar("V")
 
 
-def _enum(field: str, value: int, table: Mapping[Any, V], enum_name: str) -> V:
+def enum_value(field: str, value: int, table: Mapping[Any, V], enum_name: str) -> V:
     if value not in table:
         raise InvalidArgument(f"{field}: {value} is not a known {enum_name} value")
     return table[value]
 
 
 def gateway_policy(value: int) -> str:
-    return _enum("gateway_policy", value, _GATEWAY_TO_DOMAIN, "GatewayPolicy")
+    return enum_value("gateway_policy", value, _GATEWAY_TO_DOMAIN, "GatewayPolicy")
 
 
 def lease_state(value: int) -> str:
-    return _enum("state", value, _STATE_TO_DOMAIN, "LeaseState")
+    return enum_value("state", value, _STATE_TO_DOMAIN, "LeaseState")
 
 
 def network_address_role(value: int) -> str:
-    return _enum("role", value, _ROLES, "NetworkAddressRole")
+    return enum_value("role", value, _ROLES, "NetworkAddressRole")
 
 
 def family(field: str, value: int) -> int:
-    return _enum(field, value, _FAMILIES, "Family")
+    return enum_value(field, value, _FAMILIES, "Family")
 
 
 def timestamp(value: datetime | None) -> Timestamp | None:
@@ -185,7 +185,7 @@ def gc_record(row: HistoryRow) -> pb.GcRecord:
 
 
 def gc_reason(value: int) -> str:
-    return _enum("reason", value, _REASON_TO_DOMAIN, "GcReason")
+    return enum_value("reason", value, _REASON_TO_DOMAIN, "GcReason")
 
 
 def duration(seconds: float) -> Duration:

@@ -60,6 +60,14 @@ _TABLE: dict[str, dict[str, frozenset[str]]] = {
         "RequestNetworkAddress": HOST_BOUND,
         "ReleaseNetworkAddress": HOST_BOUND,
     },
+    "EndpointService": {
+        "RegisterEndpoint": HOST_BOUND,  # the servicer checks the endpoint's host
+        "UpdateEndpointLabels": HOST_BOUND,
+        "GetEndpoint": ANY_ROLE,
+        "ListEndpoints": ANY_ROLE,
+        "LookupAddress": ANY_ROLE,
+        "WatchEndpoints": ANY_ROLE,
+    },
     "TokenService": {
         "CreateToken": ADMIN_ONLY,
         "ListTokens": ADMIN_ONLY,

@@ -105,8 +105,8 @@ class HostServicer(rpc.HostServiceServicer):
         return convert.host(hosts.set_drained(self.engine, request.name, False, self.grace))
 
     def DeleteHost(self, request: pb.DeleteHostRequest, context: Ctx) -> pb.DeleteHostResponse:
-        released = gc.delete_host(self.engine, request.name, self.grace)
-        return pb.DeleteHostResponse(released=[convert.gc_item(item) for item in released])
+        released, kept = gc.delete_host(self.engine, request.name, self.grace)
+        return pb.DeleteHostResponse(released=[convert.gc_item(item) for item in released], kept_for_history=kept)
 
 
 class GcServicer(rpc.GcServiceServicer):

@@ -173,12 +173,13 @@ def reconcile_host(
     return tx.run(engine, work)
 
 
-def delete_host(engine: Engine, name: str, grace_seconds: int) -> list[Reclaimed]:
-    """Release everything the host holds, give its blocks back, forget it. Only a drained or
-    dead host: a live host may be starting containers right now."""
+def delete_host(engine: Engine, name: str, grace_seconds: int) -> tuple[list[Reclaimed], bool]:
+    """Release everything the host holds, give its blocks back, forget it (unless the endpoint
+    history refers to it: then it stays, drained; the flag says so). Only a drained or dead
+    host: a live host may be starting containers right now."""
     validate.name("name", name)
 
-    def work(conn: Connection) -> list[Reclaimed]:
+    def work(conn: Connection) -> tuple[list[Reclaimed], bool]:
         host_id, record = host_store.lock_host_by_name(conn, name, grace_seconds)
         if record.drained_at is None and record.state != liveness.DEAD:
             raise FailedPrecondition(
@@ -196,8 +197,8 @@ def delete_host(engine: Engine, name: str, grace_seconds: int) -> list[Reclaimed
             pool_id, idx = gc_store.subnet_block(conn, subnet_id)
             gc_store.delete_subnet_recorded(conn, subnet_id, pool_id, idx, item)
             reclaimed.append(item)
-        host_store.delete_host(conn, host_id)
-        return reclaimed
+        kept = not host_store.delete_host(conn, host_id)
+        return reclaimed, kept
 
     return tx.run(engine, work)
 

@@ -36,7 +36,11 @@ _SET_DRAINED = Sql(
     "UPDATE host SET drained_at = CASE WHEN :drained THEN coalesce(drained_at, now()) END "
     f"WHERE name = :name RETURNING {_COLUMNS}"
 )
-_DELETE = Sql("DELETE FROM host WHERE id = :id")
+# A host that endpoint history refers to stays (drained, holding nothing): whois must still name it.
+_DELETE_UNLESS_IN_HISTORY = Sql(
+    "DELETE FROM host WHERE id = :id AND NOT EXISTS (SELECT 1 FROM endpoint WHERE host_id = :id) RETURNING id"
+)
+_KEEP_DRAINED = Sql("UPDATE host SET drained_at = coalesce(drained_at, now()) WHERE id = :id")
 
 
 def _record(row: Any, grace_seconds: int) -> HostRecord:
@@ -96,5 +100,9 @@ def set_drained(conn: Connection, name: str, drained: bool, grace_seconds: int) 
     return _record(row, grace_seconds)
 
 
-def delete_host(conn: Connection, host_id: int) -> None:
-    run(conn, _DELETE, {"id": host_id})
+def delete_host(conn: Connection, host_id: int) -> bool:
+    """Forget the host; False when the endpoint history refers to it and it stays, drained."""
+    if run(conn, _DELETE_UNLESS_IN_HISTORY, {"id": host_id}).first() is not None:
+        return True
+    run(conn, _KEEP_DRAINED, {"id": host_id})
+    return False

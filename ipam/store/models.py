@@ -236,3 +236,82 @@ class ApiToken(Base):
         CheckConstraint("role IN ('admin', 'agent', 'reader')", name="api_token_role"),
         CheckConstraint("(role = 'agent') = (host IS NOT NULL)", name="api_token_agent_host"),
     )
+
+
+# --- endpoint registry (migration 0003; triggers on `lease` keep these in step with it) --------
+
+
+class Endpoint(Base):
+    """One runtime attachment (container + interface on a host) and the addresses it holds."""
+
+    __tablename__ = "endpoint"
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    host_id: Mapped[int] = mapped_column(ForeignKey("host.id"), nullable=False)
+    owner_id: Mapped[str] = mapped_column(Text, nullable=False)
+    interface: Mapped[str] = mapped_column(Text, nullable=False)
+    network: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    mac: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    labels: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
+    state: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _created()
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint("state IN ('active', 'deleted')", name="endpoint_state"),
+        CheckConstraint("(state = 'deleted') = (deleted_at IS NOT NULL)", name="endpoint_deleted_at"),
+        # One live endpoint per owner key; deleted ones stay for history until pruned.
+        Index("endpoint_one_live", "owner_id", "interface", unique=True, postgresql_where=text("state = 'active'")),
+        Index("endpoint_by_host", "host_id"),
+    )
+
+
+class AddressHistory(Base):
+    """Who held an address from when until when (open while held): answers LookupAddress."""
+
+    __tablename__ = "address_history"
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    # No foreign keys to space, pool or lease: history outlives them.
+    space_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    pool_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    lease_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    address: Mapped[str] = mapped_column(INET, nullable=False)
+    endpoint_id: Mapped[int] = mapped_column(ForeignKey("endpoint.id", ondelete="CASCADE"), nullable=False)
+    held_from: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    held_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index("address_history_lookup", "space_id", "address", text("held_from DESC")),
+        Index("address_history_by_endpoint", "endpoint_id"),
+        Index("address_history_open", "lease_id", unique=True, postgresql_where=text("held_until IS NULL")),
+        Index("address_history_ended", "held_until", postgresql_where=text("held_until IS NOT NULL")),
+    )
+
+
+class Event(Base):
+    """The append-only change log of endpoints. Writers insert with revision NULL; the sequencer
+    numbers committed events afterwards, so revisions are gap-free and in commit order."""
+
+    __tablename__ = "event"
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    revision: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    endpoint_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    kind: Mapped[str] = mapped_column(Text, nullable=False)
+    at: Mapped[datetime] = _created()
+    endpoint: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('added', 'updated', 'removed')", name="event_kind"),
+        Index("event_unsequenced", "id", postgresql_where=text("revision IS NULL")),
+    )
+
+
+class EventSequencer(Base):
+    """One row: the last revision handed out and the last one pruned. Its row lock serializes sequencers."""
+
+    __tablename__ = "event_sequencer"
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    last_revision: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    pruned_through: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+
+    __table_args__ = (CheckConstraint("id = 1", name="event_sequencer_one_row"),)

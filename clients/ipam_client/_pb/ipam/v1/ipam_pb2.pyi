@@ -308,10 +308,12 @@ class DeleteHostRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ...) -> None: ...
 
 class DeleteHostResponse(_message.Message):
-    __slots__ = ("released",)
+    __slots__ = ("released", "kept_for_history")
     RELEASED_FIELD_NUMBER: _ClassVar[int]
+    KEPT_FOR_HISTORY_FIELD_NUMBER: _ClassVar[int]
     released: _containers.RepeatedCompositeFieldContainer[GcItem]
-    def __init__(self, released: _Optional[_Iterable[_Union[GcItem, _Mapping]]] = ...) -> None: ...
+    kept_for_history: bool
+    def __init__(self, released: _Optional[_Iterable[_Union[GcItem, _Mapping]]] = ..., kept_for_history: _Optional[bool] = ...) -> None: ...
 
 class GetHostRequest(_message.Message):
     __slots__ = ("name",)

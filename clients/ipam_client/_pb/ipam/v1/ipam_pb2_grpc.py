@@ -505,7 +505,8 @@ class HostServiceServicer:
 
     def DeleteHost(self, request, context):
         """Only a drained or dead host (FAILED_PRECONDITION otherwise): releases its leases and host
-        subnets (recorded in the GC history as host_deleted) and forgets it.
+        subnets (recorded in the GC history as host_deleted) and forgets it, unless the endpoint
+        history refers to it (kept_for_history).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -1,0 +1,170 @@
+"""One per server process: numbers committed events, follows the event log, and feeds watchers.
+
+A background thread LISTENs on a connection of its own. When a writer commits events (NOTIFY
+from the lease triggers) it runs the sequencer (ipam.store.events.sequence; any replica may, they
+take turns on a row lock); when any replica has numbered events (NOTIFY with the new revision)
+it reads them from the database once and keeps the most recent ones for its watchers. A short
+poll covers notifications lost while reconnecting. Watchers thus always get what the DATABASE
+holds, in revision order; one further behind than the kept window reads the database itself.
+It also prunes the log past the retention period (one replica at a time: an advisory lock).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine
+
+from ipam.domain.errors import OutOfRange, ResourceExhausted
+from ipam.domain.records import EndpointEvent
+from ipam.store import events as event_store
+from ipam.store import tx
+from ipam.store.endpoints import endpoint_of
+from ipam.store.notify import Listener
+
+log = logging.getLogger(__name__)
+
+DEFAULT_RETENTION = timedelta(days=30)
+POLL_SECONDS = 0.5
+PRUNE_EVERY_SECONDS = 60.0
+READ_BATCH = 1000
+
+
+class EventHub:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        retention: timedelta = DEFAULT_RETENTION,
+        poll_seconds: float = POLL_SECONDS,
+        prune_every_seconds: float = PRUNE_EVERY_SECONDS,
+        keep: int = 20000,
+        max_watchers: int = 256,
+    ) -> None:
+        self.engine = engine
+        self.retention = retention
+        self.max_watchers = max_watchers
+        self._poll = poll_seconds
+        # A short retention (tests, demos) is kept to within half of itself.
+        self._prune_every = min(prune_every_seconds, retention.total_seconds() / 2)
+        self._keep = keep
+        self._changed = threading.Condition()
+        self._recent: list[EndpointEvent] = []  # consecutive revisions, the newest last
+        self._head: int | None = None  # newest revision read from the database
+        self._watchers = 0
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="event-hub", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        with self._changed:
+            self._changed.notify_all()
+        self._thread.join(timeout=10)
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    # -- for watchers -----------------------------------------------------------------------
+
+    def join(self) -> None:
+        """Count a watcher in (RESOURCE_EXHAUSTED past max_watchers); `leave` when it ends."""
+        with self._changed:
+            if self._watchers >= self.max_watchers:
+                raise ResourceExhausted(f"this server already serves {self.max_watchers} watch streams; try another")
+            self._watchers += 1
+
+    def leave(self) -> None:
+        with self._changed:
+            self._watchers -= 1
+
+    def events_after(self, cursor: int, limit: int = READ_BATCH) -> list[EndpointEvent]:
+        """Up to `limit` events after revision `cursor`, in order and with no gap."""
+        with self._changed:
+            recent = self._recent
+            if recent and recent[0].revision <= cursor + 1:
+                start = cursor + 1 - recent[0].revision
+                return recent[start : start + limit]
+        found = tx.run(self.engine, lambda conn: _read(conn, cursor, limit))
+        if found and found[0].revision != cursor + 1:
+            raise OutOfRange(
+                f"changes after revision {cursor} were pruned while this watch was behind; "
+                "list the endpoints again and watch from the revision the list returns"
+            )
+        return found
+
+    def wait_beyond(self, cursor: int, timeout: float) -> None:
+        """Return once an event after `cursor` is known, the hub stops, or `timeout` passes."""
+        with self._changed:
+            self._changed.wait_for(
+                lambda: self._stopping.is_set() or (self._head is not None and self._head > cursor), timeout
+            )
+
+    # -- the background thread --------------------------------------------------------------
+
+    def _run(self) -> None:
+        next_prune = time.monotonic()
+        while not self._stopping.is_set():
+            listener: Listener | None = None
+            try:
+                listener = Listener(self.engine.url, [event_store.PENDING_CHANNEL, event_store.SEQUENCED_CHANNEL])
+                while not self._stopping.is_set():
+                    self._sequence()
+                    self._follow()
+                    if time.monotonic() >= next_prune:
+                        self._prune()
+                        next_prune = time.monotonic() + self._prune_every
+                    listener.wait(self._poll)
+            except Exception as exc:  # the database is away: try again shortly
+                log.warning("event hub: %s; retrying", str(exc).strip().splitlines()[0] if str(exc) else exc)
+                self._stopping.wait(1.0)
+            finally:
+                if listener is not None:
+                    listener.close()
+
+    def _sequence(self) -> None:
+        while True:
+            _, numbered = tx.run(self.engine, event_store.sequence)
+            if numbered < 10000:
+                return
+
+    def _follow(self) -> None:
+        """Read what was numbered since the last look and wake the watchers."""
+        if self._head is None:
+            self._head = tx.run(self.engine, event_store.bounds)[1]
+        while True:
+            found = tx.run(self.engine, lambda conn: _read(conn, self._head or 0, READ_BATCH))
+            if not found:
+                return
+            with self._changed:
+                if self._recent and found[0].revision != self._recent[-1].revision + 1:
+                    self._recent = []  # a hole (the log was emptied): start the window afresh
+                self._recent.extend(found)
+                if len(self._recent) > 2 * self._keep:
+                    self._recent = self._recent[-self._keep :]
+                self._head = found[-1].revision
+                self._changed.notify_all()
+            if len(found) < READ_BATCH:
+                return
+
+    def _prune(self) -> None:
+        cutoff = datetime.now(UTC) - self.retention
+        while (pruned := tx.run(self.engine, lambda conn: event_store.prune(conn, cutoff))) is not None:
+            if pruned:
+                log.info("pruned %d events older than %s", pruned, cutoff.isoformat(timespec="seconds"))
+            if pruned < 10000:
+                return
+
+
+def _read(conn: Any, cursor: int, limit: int) -> list[EndpointEvent]:
+    return [
+        EndpointEvent(row.revision, row.kind, row.at, endpoint_of(row.endpoint))
+        for row in event_store.after(conn, cursor, limit)
+    ]
