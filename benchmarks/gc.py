@@ -46,13 +46,13 @@ def load(url: str, live: int, leaked: int) -> None:
         loaded = conn.execute("SELECT count(*) FROM host WHERE name LIKE 'live-%'").fetchone()
         if loaded and loaded[0] not in (0, live_hosts):
             raise SystemExit("the database holds another --live load: use a fresh scratch database")
+        # Dead hosts stay from run to run (the endpoint history names them); their subnets go.
         conn.execute("DELETE FROM host_subnet WHERE host_id IN (SELECT id FROM host WHERE name LIKE 'dead-%')")
-        conn.execute("DELETE FROM host WHERE name LIKE 'dead-%'")
         conn.execute("DELETE FROM free_block")
         conn.execute("TRUNCATE gc_record")
         conn.execute(
             "INSERT INTO host (name, last_seen_at) SELECT 'dead-' || n, now() - interval '1 day' "
-            "FROM generate_series(1, %s) n",
+            "FROM generate_series(1, %s) n ON CONFLICT (name) DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at",
             (dead_hosts,),
         )
         parts = [("dead-", leaked)]

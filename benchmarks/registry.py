@@ -73,9 +73,11 @@ _LOAD = [
     "SELECT setval(pg_get_serial_sequence('endpoint', 'id'), %(n)s)",
     "ANALYZE endpoint, address_history, event",
 ]
+# The server's lookup (ipam.store.endpoints), in psycopg's parameter style.
 _LOOKUP_SQL = (
-    "SELECT ipam_endpoint_json(a.endpoint_id), a.held_from, a.held_until FROM address_history a "
-    "WHERE a.space_id = 1 AND a.address = %s::inet AND a.held_from <= %s ORDER BY a.held_from DESC LIMIT 1"
+    "SELECT d.doc, a.held_from, a.held_until FROM (SELECT endpoint_id, held_from, held_until "
+    "FROM address_history WHERE space_id = 1 AND address = %s::inet AND held_from <= %s "
+    "ORDER BY held_from DESC LIMIT 1) a JOIN endpoint_doc d ON d.id = a.endpoint_id"
 )
 
 

@@ -1,7 +1,7 @@
-"""SQL for endpoints and address history. Endpoints are read as `ipam_endpoint_json(id)`, the
+"""SQL for endpoints and address history. Endpoints are read from the view `endpoint_doc`, the
 same document the event log stores, so a listed endpoint and a watched one look alike.
 
-Lease changes reach these tables through the triggers of migration 0003; this module writes
+Lease changes reach these tables through the triggers of migration 0006; this module writes
 only what runtimes tell the registry directly (registration, labels).
 """
 
@@ -41,10 +41,10 @@ _SET_LABELS = Sql(
     "WHERE owner_id = :owner_id AND interface = :interface AND state = 'active' RETURNING id"
 )
 _RECORD_EVENTS = Sql("SELECT ipam_record_events(CAST(:ids AS bigint[]), CAST(:kinds AS text[]))")
-_DOC = Sql("SELECT ipam_endpoint_json(:id) AS doc")
+_DOC = Sql("SELECT doc FROM endpoint_doc WHERE id = :id")
 # A selector is three arrays (key, operator, value); an endpoint matches when no term fails.
 _LIST = Sql(
-    "SELECT e.id, ipam_endpoint_json(e.id) AS doc FROM endpoint e JOIN host h ON h.id = e.host_id "
+    "SELECT e.id, d.doc FROM endpoint e JOIN host h ON h.id = e.host_id JOIN endpoint_doc d ON d.id = e.id "
     "WHERE (CAST(:host AS text) IS NULL OR h.name = :host) "
     "AND (CAST(:network AS text) IS NULL OR e.network = :network) "
     "AND (CAST(:state AS text) IS NULL OR e.state = :state) "
@@ -58,10 +58,10 @@ _LIST = Sql(
 )
 # The latest holding that started at or before :at; the caller checks it had not ended.
 _HOLDER_AT = Sql(
-    "SELECT ipam_endpoint_json(a.endpoint_id) AS doc, a.held_from, a.held_until FROM address_history a "
-    "WHERE a.space_id = (SELECT id FROM address_space WHERE name = :space) "
-    "AND a.address = CAST(:address AS inet) AND a.held_from <= :at "
-    "ORDER BY a.held_from DESC LIMIT 1"
+    "SELECT d.doc, a.held_from, a.held_until FROM (SELECT endpoint_id, held_from, held_until "
+    "FROM address_history WHERE space_id = (SELECT id FROM address_space WHERE name = :space) "
+    "AND address = CAST(:address AS inet) AND held_from <= :at ORDER BY held_from DESC LIMIT 1) a "
+    "JOIN endpoint_doc d ON d.id = a.endpoint_id"
 )
 
 
@@ -114,7 +114,7 @@ def holder_at(conn: Connection, space: str, address: str, at: datetime) -> Addre
 
 
 def endpoint_of(doc: dict[str, Any]) -> EndpointRecord:
-    """The record of an `ipam_endpoint_json` document (also the payload of every event)."""
+    """The record of an `endpoint_doc` document (also the payload of every event)."""
     return EndpointRecord(
         id=int(doc["id"]),
         host=doc["host"],

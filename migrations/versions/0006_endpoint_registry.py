@@ -36,27 +36,32 @@ CREATE FUNCTION ipam_endpoint_labels(attrs jsonb) RETURNS jsonb LANGUAGE sql IMM
 $$;
 
 -- What a watcher receives: the endpoint as it is now, with the addresses it holds (or, once
--- deleted, those it held at the end).
-CREATE FUNCTION ipam_endpoint_json(endpoint_id bigint) RETURNS jsonb LANGUAGE sql STABLE AS $$
-  SELECT jsonb_build_object(
+-- deleted, those it held at the end). A view, joined where documents are needed, so that a set
+-- of them is built in one statement (a garbage collection reclaiming 10,000 leases at once
+-- spends a third of the time a per-endpoint function call takes) and prepared statements cache
+-- its plan.
+CREATE VIEW endpoint_doc AS
+  SELECT e.id, jsonb_build_object(
     'id', e.id, 'host', h.name, 'owner_id', e.owner_id, 'interface', e.interface,
     'network', e.network, 'mac', e.mac, 'labels', e.labels, 'state', e.state,
     'created_at', e.created_at, 'updated_at', e.updated_at, 'deleted_at', e.deleted_at,
-    'addresses', coalesce((
-      SELECT jsonb_agg(jsonb_build_object('address', host(a.address), 'pool', coalesce(p.name, ''),
-                                          'space', coalesce(s.name, '')) ORDER BY family(a.address), a.address)
-      FROM address_history a LEFT JOIN pool p ON p.id = a.pool_id LEFT JOIN address_space s ON s.id = a.space_id
-      WHERE a.endpoint_id = e.id
-        AND (CASE WHEN e.state = 'active' THEN a.held_until IS NULL ELSE a.held_until = e.deleted_at END)
-    ), '[]'::jsonb))
-  FROM endpoint e JOIN host h ON h.id = e.host_id WHERE e.id = endpoint_id
-$$;
+    'addresses', coalesce(held.addresses, '[]'::jsonb)) AS doc
+  FROM endpoint e JOIN host h ON h.id = e.host_id
+  LEFT JOIN LATERAL (
+    SELECT jsonb_agg(jsonb_build_object('address', host(a.address), 'pool', coalesce(p.name, ''),
+                                        'space', coalesce(s.name, '')) ORDER BY family(a.address), a.address)
+      AS addresses
+    FROM address_history a LEFT JOIN pool p ON p.id = a.pool_id LEFT JOIN address_space s ON s.id = a.space_id
+    WHERE a.endpoint_id = e.id
+      AND (CASE WHEN e.state = 'active' THEN a.held_until IS NULL ELSE a.held_until = e.deleted_at END)) held
+    ON true;
 
 -- Append one event per endpoint (ids and kinds side by side) and wake the sequencers.
 CREATE FUNCTION ipam_record_events(ids bigint[], kinds text[]) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
   INSERT INTO event (endpoint_id, kind, endpoint)
-  SELECT c.id, c.kind, ipam_endpoint_json(c.id) FROM unnest(ids, kinds) AS c(id, kind) ORDER BY c.id;
+  SELECT c.id, c.kind, d.doc FROM unnest(ids, kinds) AS c(id, kind) JOIN endpoint_doc d ON d.id = c.id
+  ORDER BY c.id;
   PERFORM pg_notify('ipam_event_pending', '');
 END
 $$;
@@ -193,7 +198,7 @@ DROP FUNCTION ipam_lease_updated();
 DROP FUNCTION ipam_lease_deleted();
 DROP FUNCTION ipam_registry_apply(lease[], lease[]);
 DROP FUNCTION ipam_record_events(bigint[], text[]);
-DROP FUNCTION ipam_endpoint_json(bigint);
+DROP VIEW endpoint_doc;
 DROP FUNCTION ipam_endpoint_labels(jsonb);
 """
 
