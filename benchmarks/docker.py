@@ -33,7 +33,7 @@ from ipam_client import IpamClient
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from docker_daemon import IMAGE, DockerDaemon
-from harness import database, free_port, ipam_server, percentile
+from harness import QUIET_SERVER, database, free_port, ipam_server, percentile
 
 PLUGIN = f"ipam-bench-{os.getpid()}"
 PLUGIN_SOCKET = Path(f"/run/docker/plugins/{PLUGIN}.sock")
@@ -76,7 +76,7 @@ def main() -> None:
     suffix = secrets.token_hex(3)
     space, pool = f"bench-docker-{suffix}", f"bench-docker-{suffix}"
     daemon = DockerDaemon()
-    with database(args.database_url) as url, ipam_server(url, free_port()) as server:
+    with database(args.database_url) as url, ipam_server(url, free_port(), *QUIET_SERVER) as server:
         client = IpamClient(server)
         client.create_address_space(space)
         client.create_pool(pool, "10.210.0.0/16", 24, space=space)
