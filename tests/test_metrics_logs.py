@@ -11,7 +11,7 @@ import pytest
 from api_checks import allocate, fails
 from processes import ServerProcessFactory, free_port
 from prometheus_client import generate_latest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from ipam.server.metrics import Metrics
 from ipam_client import IpamClient, NotFound, Unauthenticated, pb
@@ -56,6 +56,30 @@ def test_metrics_count_rpcs_leases_and_pool_usage(engine: Engine, metrics: Metri
     assert 'ipam_pool_utilization_ratio{pool="p"}' in text
     assert 'ipam_db_pool_connections{state="in_use"}' in text
     assert kept.address
+
+
+def test_metrics_count_garbage_collection(engine: Engine, metrics: Metrics) -> None:
+    from ipam.server.app import ServerOptions, create_server
+
+    server, port = create_server(engine, "127.0.0.1:0", ServerOptions(), metrics)
+    try:
+        with IpamClient(f"127.0.0.1:{port}", retries=0) as ipam:
+            ipam.create_pool("p", "10.0.0.0/24", 26)
+            ipam.register_host("h1")
+            allocate(ipam, "c1", host="h1")
+            with engine.begin() as conn:
+                conn.execute(text("UPDATE lease SET allocated_at = now() - interval '2 hours'"))
+                conn.execute(text("UPDATE host_subnet SET created_at = now() - interval '2 hours'"))
+                conn.execute(text("UPDATE host SET last_seen_at = now() - interval '2 hours'"))
+            ipam.run_gc(grace_seconds=3600, dry_run=True)  # not counted: it changes nothing
+            ipam.run_gc(grace_seconds=3600)
+    finally:
+        server.stop(0).wait()
+    text_ = generate_latest(metrics.registry).decode()
+    assert 'ipam_gc_candidates_total{kind="lease",reason="dead_host"} 1.0' in text_
+    assert 'ipam_gc_reclaimed_total{kind="lease",reason="dead_host"} 1.0' in text_
+    assert 'ipam_gc_reclaimed_total{kind="subnet",reason="dead_host"} 1.0' in text_
+    assert "ipam_gc_duration_seconds_count 1.0" in text_
 
 
 def test_json_access_log_and_metrics_of_a_real_server(

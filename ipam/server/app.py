@@ -114,7 +114,7 @@ def create_server(
     rpc.add_AddressSpaceServiceServicer_to_server(AddressSpaceServicer(engine), server)
     rpc.add_PoolServiceServicer_to_server(PoolServicer(engine), server)
     rpc.add_HostServiceServicer_to_server(HostServicer(engine, options.gc), server)
-    rpc.add_GcServiceServicer_to_server(GcServicer(engine, options.gc), server)
+    rpc.add_GcServiceServicer_to_server(GcServicer(engine, options.gc, metrics), server)
     rpc.add_DockerNetworkServiceServicer_to_server(DockerNetworkServicer(engine), server)
     rpc.add_SubnetServiceServicer_to_server(SubnetServicer(engine), server)
     rpc.add_LeaseServiceServicer_to_server(LeaseServicer(engine, metrics), server)
@@ -156,7 +156,7 @@ def serve(
             health_servicer = health.HealthServicer()
             server, port = create_server(engine, listen, options, metrics, health_servicer)
             log.debug("listening on %s (port %d)", listen, port)
-            collector = Collector(engine, options.gc)
+            collector = Collector(engine, options.gc, metrics.observe_gc if metrics is not None else None)
             collector.start()
             cleanup.callback(collector.stop)
             if on_ready is not None:

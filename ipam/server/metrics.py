@@ -1,5 +1,6 @@
 """Prometheus metrics: RPCs by method and code, leases allocated and released, pool usage,
-the database connection pool and database errors.
+garbage collection (candidates and reclaims by reason, run time), the database connection pool
+and database errors.
 
 Each server has its own registry (tests run several servers in one process). Pool usage is read
 from the database when scraped, at most once per USAGE_CACHE_SECONDS, never per RPC.
@@ -22,10 +23,12 @@ from sqlalchemy.pool import QueuePool
 
 from ipam.domain.records import PoolRecord
 from ipam.server.handlers import Scope, ScopeInterceptor, measured
+from ipam.service.gc import GcReport
 from ipam.store import tx
 
 USAGE_CACHE_SECONDS = 15.0
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+GC_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 
 
 class Metrics:
@@ -41,6 +44,16 @@ class Metrics:
         )
         self.allocated = Counter("ipam_leases_allocated", "Leases newly allocated", registry=self.registry)
         self.released = Counter("ipam_leases_released", "Leases released", registry=self.registry)
+        by_reason = ["reason", "kind"]
+        self.gc_candidates = Counter(
+            "ipam_gc_candidates", "Garbage collection candidates", by_reason, registry=self.registry
+        )
+        self.gc_reclaimed = Counter(
+            "ipam_gc_reclaimed", "Leases and subnets reclaimed", by_reason, registry=self.registry
+        )
+        self.gc_duration = Histogram(
+            "ipam_gc_duration_seconds", "Garbage collection runs", buckets=GC_BUCKETS, registry=self.registry
+        )
         self.db_errors = Counter(
             "ipam_db_errors", "Database errors, by SQLSTATE class", ["sqlstate"], registry=self.registry
         )
@@ -58,6 +71,16 @@ class Metrics:
 
     def _on_db_error(self, exc: DBAPIError) -> None:
         self.db_errors.labels(sqlstate=(tx.sqlstate(exc) or "none")[:2]).inc()
+
+    def observe_gc(self, report: GcReport) -> None:
+        """A collection that ran (a dry run changes nothing and is not counted)."""
+        if report.dry_run:
+            return
+        for counter, counts in ((self.gc_candidates, report.candidates), (self.gc_reclaimed, report.reclaimed)):
+            for key, count in counts.items():
+                kind, reason = key.split(":")
+                counter.labels(reason=reason, kind=kind).inc(count)
+        self.gc_duration.observe(report.duration_seconds)
 
     def interceptor(self) -> grpc.ServerInterceptor:
         return _RpcMetrics(self)

@@ -110,9 +110,10 @@ class HostServicer(rpc.HostServiceServicer):
 
 
 class GcServicer(rpc.GcServiceServicer):
-    def __init__(self, engine: Engine, settings: GcSettings) -> None:
+    def __init__(self, engine: Engine, settings: GcSettings, metrics: Metrics | None = None) -> None:
         self.engine = engine
         self.grace = settings.grace_seconds
+        self.metrics = metrics
 
     def RunGc(self, request: pb.RunGcRequest, context: Ctx) -> pb.RunGcResponse:
         grace = convert.seconds_of("grace", request.grace) if request.HasField("grace") else self.grace
@@ -123,6 +124,8 @@ class GcServicer(rpc.GcServiceServicer):
             host=request.host,
             max_items=request.max_items or gc.MAX_ITEMS,
         )
+        if self.metrics is not None:
+            self.metrics.observe_gc(report)
         return convert.gc_report(report)
 
     def ReconcileHost(self, request: pb.ReconcileHostRequest, context: Ctx) -> pb.ReconcileHostResponse:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from sqlalchemy import Engine
 
@@ -16,9 +17,12 @@ log = logging.getLogger("ipam.gc")
 
 
 class Collector:
-    def __init__(self, engine: Engine, settings: GcSettings) -> None:
+    def __init__(
+        self, engine: Engine, settings: GcSettings, on_report: Callable[[gc.GcReport], None] | None = None
+    ) -> None:
         self.engine = engine
         self.settings = settings
+        self.on_report = on_report  # e.g. the server's metrics
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -50,6 +54,8 @@ class Collector:
         except Exception:
             log.exception("garbage collection failed")
             return None
+        if self.on_report is not None:
+            self.on_report(report)
         if report.reclaimed:
             summary = ", ".join(f"{n} {key}" for key, n in sorted(report.reclaimed.items()))
             log.info("garbage collection reclaimed %s in %.2f s", summary, report.duration_seconds)
