@@ -50,7 +50,7 @@ def test_token_create_checks_the_role_and_host(ipam_cli: Cli, database_url: str)
     assert "an agent token is bound to one host" in without_host.stderr
     bad_ttl = ipam_cli("token", "create", "a", "--role", "reader", "--ttl", "soon", "--database-url", database_url)
     assert bad_ttl.returncode == 2
-    assert "expected a duration such as 30m" in bad_ttl.stderr
+    assert "'soon' is not a duration (e.g. 90s, 15m, 1h30m, 2d)" in bad_ttl.stderr
     twice = [ipam_cli("token", "create", "x", "--role", "reader", "--database-url", database_url) for _ in range(2)]
     assert twice[0].returncode == 0 and twice[1].returncode == 1
     assert 'a token named "x" already exists' in twice[1].stderr

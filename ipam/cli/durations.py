@@ -1,4 +1,8 @@
-"""Durations on the command line: "90s", "15m", "1h30m", "2d" (a bare number is seconds)."""
+"""Durations on the command line: "90s", "15m", "1h30m", "2d" (a bare number is seconds).
+
+One parser (ipam.domain.liveness.parse_duration) for every option; each type here only adds
+its bounds.
+"""
 
 from __future__ import annotations
 
@@ -8,34 +12,42 @@ from datetime import timedelta
 from ipam.domain.errors import InvalidArgument
 from ipam.domain.liveness import MAX_GRACE_SECONDS, parse_duration
 
-MAX_RETENTION_DAYS = 3650
+MAX_LONG_DAYS = 3650  # history retention, token lifetimes
 
 
-def duration(text: str) -> float:
-    """argparse type: seconds, at most MAX_GRACE_SECONDS."""
+def _seconds(text: str, low: float, high: float) -> float:
     try:
         seconds = parse_duration("duration", text)
     except InvalidArgument as err:
         raise argparse.ArgumentTypeError(str(err).removeprefix("duration: ")) from None
-    if seconds > MAX_GRACE_SECONDS:
-        raise argparse.ArgumentTypeError(f"{text!r} is longer than {MAX_GRACE_SECONDS // 86400} days")
+    if seconds > high:
+        raise argparse.ArgumentTypeError(f"{text!r} is longer than {high / 86400:g} days")
+    if seconds < low:
+        raise argparse.ArgumentTypeError(f"{text!r} is shorter than {low:g}s")
     return seconds
 
 
-def whole_seconds(text: str) -> int:
-    """argparse type: a duration in whole seconds."""
-    seconds = duration(text)
+def _whole(text: str, seconds: float) -> int:
     if seconds != int(seconds):
         raise argparse.ArgumentTypeError(f"{text!r}: whole seconds only")
     return int(seconds)
 
 
+def duration(text: str) -> float:
+    """argparse type: seconds, at most MAX_GRACE_SECONDS (intervals, grace periods)."""
+    return _seconds(text, 0, MAX_GRACE_SECONDS)
+
+
+def whole_seconds(text: str) -> int:
+    """argparse type: a duration in whole seconds, at most MAX_GRACE_SECONDS."""
+    return _whole(text, duration(text))
+
+
 def retention(text: str) -> timedelta:
-    """argparse type: how long history is kept, at least a second, at most MAX_RETENTION_DAYS."""
-    try:
-        seconds = parse_duration("duration", text)
-    except InvalidArgument as err:
-        raise argparse.ArgumentTypeError(str(err).removeprefix("duration: ")) from None
-    if seconds < 1 or seconds > MAX_RETENTION_DAYS * 86400:
-        raise argparse.ArgumentTypeError(f"{text!r}: between 1s and {MAX_RETENTION_DAYS}d")
-    return timedelta(seconds=seconds)
+    """argparse type: how long history is kept, 1s to MAX_LONG_DAYS."""
+    return timedelta(seconds=_seconds(text, 1, MAX_LONG_DAYS * 86400))
+
+
+def lifetime(text: str) -> int:
+    """argparse type: whole seconds up to MAX_LONG_DAYS (0: no end), e.g. a token's --ttl."""
+    return _whole(text, _seconds(text, 0, MAX_LONG_DAYS * 86400))

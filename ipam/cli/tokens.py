@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ipam.cli import output, remote
 from ipam.cli.commands import add_noun, add_verb
+from ipam.cli.durations import lifetime
 from ipam.cli.output import column, time_column
 
 if TYPE_CHECKING:
@@ -30,8 +30,6 @@ COLUMNS = [
     time_column("expires", "expire_time"),
     time_column("revoked", "revoke_time"),
 ]
-_DURATION = re.compile(r"(\d+)([smhd])")
-_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -61,7 +59,7 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     create.add_argument("name")
     create.add_argument("--role", choices=ROLES, required=True)
     create.add_argument("--host", default="", help="the host an agent token is bound to (agent tokens only)")
-    create.add_argument("--ttl", type=duration, default=0, metavar="DURATION", help="expire after 30m, 12h, 90d...")
+    create.add_argument("--ttl", type=lifetime, default=0, metavar="DURATION", help="expire after 30m, 12h, 90d...")
     _database_option(create)
     output.add_options(create)
 
@@ -90,16 +88,6 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     revoke.add_argument("name", help="the token's name or id")
     _database_option(revoke)
     output.add_options(revoke)
-
-
-def duration(text: str) -> int:
-    """`90d`, `12h`, `30m`, `45s` or a number of seconds, as seconds."""
-    if text.isdigit():
-        return int(text)
-    match = _DURATION.fullmatch(text)
-    if match is None:
-        raise argparse.ArgumentTypeError(f"expected a duration such as 30m, 12h or 90d, got {text!r}")
-    return int(match.group(1)) * _SECONDS[match.group(2)]
 
 
 def _database_option(parser: argparse.ArgumentParser) -> None:
