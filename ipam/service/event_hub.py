@@ -132,13 +132,21 @@ class EventHub:
     def _sequence(self) -> None:
         while True:
             _, numbered = tx.run(self.engine, event_store.sequence)
-            if numbered < 10000:
+            if numbered < event_store.SEQUENCE_BATCH:
                 return
 
     def _follow(self) -> None:
-        """Read what was numbered since the last look and wake the watchers."""
-        if self._head is None:
-            self._head = tx.run(self.engine, event_store.bounds)[1]
+        """Read what was numbered since the last look and wake the watchers. With none, only the
+        newest revision is noted: decoding events nobody waits for would take the server's CPU
+        from its callers (a collection may write 100,000 of them at once)."""
+        if self._head is None or not self._watchers:
+            head = tx.run(self.engine, event_store.bounds)[1]
+            with self._changed:
+                if not self._watchers:
+                    self._recent = []  # a watcher that joins reads from the database until caught up
+                    self._head = head
+                    return
+                self._head = self._head if self._head is not None else head
         while True:
             found = tx.run(self.engine, lambda conn: _read(conn, self._head or 0, READ_BATCH))
             if not found:
