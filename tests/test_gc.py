@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import grpc
 import pytest
 from processes import ServerProcess, ServerProcessFactory
+from registry_checks import Watch, assert_consecutive, head_revision, kinds
 from sqlalchemy import Engine, text
 
 from ipam_client import (
@@ -212,6 +213,45 @@ def test_a_dead_hosts_leases_and_subnets_are_reclaimed_after_the_grace_period(
     removed = {e.owner_id for e in client.iter_endpoints(state=registry_pb.ENDPOINT_STATE_DELETED)}
     assert removed == {"c0", "c1", "c2"}
     assert client.run_gc(grace_seconds=GRACE).counts == []  # nothing left
+
+
+def test_a_bulk_reclaim_reaches_watchers_as_one_event_per_endpoint(client: IpamClient, engine: Engine) -> None:
+    """2,500 leases written and reclaimed by single statements: the event log stores them in rows
+    of up to 1,000, and a watcher still gets one event per endpoint, numbered without a gap, each
+    with the whole endpoint (a removed one's read back from the registry)."""
+    client.create_pool("bulk4", "10.60.0.0/16", 16)
+    client.register_host("node-b")
+    since = head_revision(client)
+    watch = Watch(client, since)
+    first = allocate(client, "node-b", "first", pool="bulk4")
+    assert kinds(watch.take(1)) == [("first", "added")]
+    sql(  # one statement: the way a bulk change reaches the triggers
+        engine,
+        'INSERT INTO lease (subnet_id, pool_id, host_id, "offset", address, owner_id, interface, state) '
+        "SELECT l.subnet_id, l.pool_id, l.host_id, l.offset + n, l.address + n, 'bulk-' || n, 'eth0', 'active' "
+        "FROM lease l CROSS JOIN generate_series(1, 2499) n WHERE l.owner_id = 'first'",
+    )
+    added = watch.take(2499)
+    assert_consecutive(added, since + 1)
+    assert sorted(kinds(added)) == sorted((f"bulk-{n}", "added") for n in range(1, 2500))
+    assert sql(engine, "SELECT size FROM event WHERE revision > :r ORDER BY revision", r=since + 1) == [
+        (1000,),
+        (1000,),
+        (499,),
+    ]
+
+    age(engine, "node-b", 2 * GRACE)
+    silence(engine, "node-b", GRACE + 60)
+    assert counts(client.run_gc(grace_seconds=GRACE))[("dead_host", "lease")] == (2500, 2500)
+    removed = watch.take(2500)
+    assert_consecutive(removed, since + 2500)
+    assert sorted(kinds(removed)) == sorted([("first", "removed")] + [(f"bulk-{n}", "removed") for n in range(1, 2500)])
+    by_owner = {e.endpoint.owner_id: e.endpoint for e in removed}
+    assert by_owner["first"].host == "node-b" and [a.address for a in by_owner["first"].addresses] == [first]
+    assert all(
+        e.endpoint.state == registry_pb.ENDPOINT_STATE_DELETED and len(e.endpoint.addresses) == 1 for e in removed
+    )
+    assert watch.pending() == 0
 
 
 def test_leases_younger_than_the_grace_period_are_never_touched(client: IpamClient, engine: Engine, pool: str) -> None:

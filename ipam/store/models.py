@@ -289,19 +289,27 @@ class AddressHistory(Base):
 
 
 class Event(Base):
-    """The append-only change log of endpoints. Writers insert with revision NULL; the sequencer
-    numbers committed events afterwards, so revisions are gap-free and in commit order."""
+    """The append-only change log of endpoints, in rows of up to 1,000 events of one statement.
+    Writers insert with revision NULL; the sequencer numbers committed rows afterwards (a row holds
+    revisions revision .. revision + size - 1), so revisions are gap-free and in commit order. A
+    removed endpoint's document is NULL here: read from `endpoint_doc` (it no longer changes)."""
 
     __tablename__ = "event"
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     revision: Mapped[int | None] = mapped_column(BigInteger, unique=True)
-    endpoint_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    kind: Mapped[str] = mapped_column(Text, nullable=False)
+    size: Mapped[int] = mapped_column(Integer, nullable=False)
     at: Mapped[datetime] = _created()
-    endpoint: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    endpoint_ids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger), nullable=False)
+    kinds: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False)
+    endpoints: Mapped[list[dict[str, Any] | None]] = mapped_column(ARRAY(JSONB), nullable=False)
 
     __table_args__ = (
-        CheckConstraint("kind IN ('added', 'updated', 'removed')", name="event_kind"),
+        CheckConstraint(
+            "size > 0 AND cardinality(endpoint_ids) = size AND cardinality(kinds) = size "
+            "AND cardinality(endpoints) = size",
+            name="event_sizes",
+        ),
+        CheckConstraint("kinds <@ ARRAY['added', 'updated', 'removed']", name="event_kinds"),
         Index("event_unsequenced", "id", postgresql_where=text("revision IS NULL")),
     )
 
