@@ -10,7 +10,7 @@ import subprocess
 from collections.abc import Callable
 
 import pytest
-from api_checks import fails
+from api_checks import age_docker, fails
 from sqlalchemy import Engine, text
 
 from ipam_client import InvalidArgument, IpamClient, NotFound, pb
@@ -22,15 +22,6 @@ CONTAINER, GATEWAY, AUX = (
 )
 MAC = "02:42:ac:11:00:02"
 OLD = 600  # seconds: older than the default minimum age of 60 s
-
-
-def age(engine: Engine, seconds: int = OLD) -> None:
-    """Everything leased and every network membership made `seconds` earlier."""
-    with engine.begin() as conn:
-        conn.execute(text("UPDATE lease SET allocated_at = allocated_at - make_interval(secs => :s)"), {"s": seconds})
-        conn.execute(
-            text("UPDATE docker_network_host SET created_at = created_at - make_interval(secs => :s)"), {"s": seconds}
-        )
 
 
 def network(client: IpamClient, host: str, subnet: str) -> str:
@@ -95,7 +86,7 @@ def test_unlisted_container_addresses_are_released_and_recorded(
     client.request_network_address("node-a", pool, "10.20.1.5", role=AUX)
     listed, leaked, stopped = (container(client, "node-a", pool, f"10.20.1.{n}") for n in (10, 11, 12))
     theirs = container(client, "node-b", pool, "10.20.1.13")
-    age(engine)
+    age_docker(engine, OLD)
     young = container(client, "node-a", pool, "10.20.1.14")
 
     reply = client.reconcile_networks("node-a", [(["10.20.1.0/24"], [listed])])  # with its /24, as dockerd gives it
@@ -120,8 +111,8 @@ def test_unlisted_container_addresses_are_released_and_recorded(
         client.lookup_address("10.20.1.11")
 
     assert client.reconcile_networks("node-a", [(["10.20.1.0/24"], [listed])]).released == []  # nothing left to do
-    # A smaller minimum age reaches the young one; the address a new container got meanwhile is kept.
-    age(engine, 30)
+    # A smaller minimum age reaches the younger one.
+    age_docker(engine, 30)
     reply = client.reconcile_networks("node-a", [(["10.20.1.0/24"], ["10.20.1.10"])], min_age_seconds=20)
     assert released(reply) == [("lease", "node-a", "10.20.1.14")]
     assert members(engine) == {("10.20.1.0/24", "node-a"), ("10.20.1.0/24", "node-b")}
@@ -133,7 +124,7 @@ def test_dual_stack_addresses_are_matched_per_family(client: IpamClient, engine:
     container(client, "node-a", v4, "10.20.2.10")
     container(client, "node-a", v6, "fd20:0:0:2::10")
     container(client, "node-a", v6, "fd20:0:0:2::11")
-    age(engine)
+    age_docker(engine, OLD)
     reply = client.reconcile_networks(
         "node-a", [(["10.20.2.0/24", "fd20:0:0:2::/64"], ["10.20.2.10/24", "fd20:0:0:2:0:0:0:10/64"])]
     )
@@ -155,7 +146,7 @@ def test_networks_gone_from_dockerd_are_left(client: IpamClient, engine: Engine,
     client.create_address_space("other")
     client.create_pool("other4", "10.20.0.0/16", 24, space="other")
     client.request_network_pool("node-a", space="other", subnet="10.20.7.0/24")
-    age(engine)
+    age_docker(engine, OLD)
     container(client, "node-a", busy, "10.20.5.10")  # a young container: dockerd is using that network
     assert network(client, "node-a", "10.20.6.0/24") == kept  # asked again (a replay): joined anew
     network(client, "node-a", "10.20.8.0/24")  # created while the agent was listing
@@ -233,7 +224,7 @@ def test_bad_input_is_invalid_and_changes_nothing(
     pool = network(client, "node-a", "10.20.1.0/24")
     network(client, "node-a", "10.20.2.0/24")
     container(client, "node-a", pool, "10.20.1.10")
-    age(engine)
+    age_docker(engine, OLD)
     before = active(client), members(engine)
     with fails(InvalidArgument, message):
         client.reconcile_networks(host, networks, min_age_seconds=min_age)
