@@ -44,6 +44,8 @@ def start_agent(server: str, space: str, socket_dir: str) -> subprocess.Popen[by
     command = [sys.executable, "-m", "ipam_agent.main", "--host", HOST, "--server", server]
     command += ["--socket", f"{socket_dir}/cni.sock", "--docker", "--docker-plugin-name", PLUGIN]
     command += ["--docker-address-space", space, "--log-level", "warning"]
+    # No reconciliation: it would look at the system's dockerd, not the benchmark's (nor time anything).
+    command += ["--docker-reconcile-interval", "0"]
     process = subprocess.Popen(command)
     deadline = time.monotonic() + 30
     while not PLUGIN_SOCKET.exists():

@@ -90,3 +90,12 @@ def count(engine: Engine, sql: str, **params: Any) -> int:
     """The single number a `SELECT count(*) ...` query answers, from the database."""
     with engine.connect() as conn:
         return int(conn.execute(text(sql), params).scalar_one())
+
+
+def age_docker(engine: Engine, seconds: int) -> None:
+    """Every lease and Docker network membership made `seconds` earlier (time passing, for GC)."""
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE lease SET allocated_at = allocated_at - make_interval(secs => :s)"), {"s": seconds})
+        conn.execute(
+            text("UPDATE docker_network_host SET created_at = created_at - make_interval(secs => :s)"), {"s": seconds}
+        )

@@ -3,28 +3,16 @@ on a unix socket (no Content-Type unless asked for)."""
 
 from __future__ import annotations
 
-import http.client
 import json
-import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from ipam_agent.docker_driver import DockerDriver
+from ipam_agent.docker_engine import UnixHttpConnection
 from ipam_agent.docker_http import DockerPluginServer
 from ipam_client import IpamClient
-
-
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str) -> None:
-        super().__init__("localhost", timeout=30)
-        self.path = path
-
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(self.timeout)
-        self.sock.connect(self.path)
 
 
 def post(
@@ -32,7 +20,7 @@ def post(
 ) -> tuple[int, Any]:
     """(HTTP status, decoded JSON reply) of one call; `raw` sends those bytes instead of JSON."""
     data = raw if raw is not None else (b"" if body is None else json.dumps(body).encode())
-    conn = _UnixConnection(path)
+    conn = UnixHttpConnection(path, timeout=30)
     try:
         conn.request(
             "POST",

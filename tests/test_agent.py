@@ -25,6 +25,7 @@ from processes import free_port
 from sqlalchemy import Engine, text
 
 from ipam.devca import DevCa
+from ipam_agent.main import build_parser
 from ipam_client import IpamClient
 from ipam_cni.protocol import new_request, request
 
@@ -411,6 +412,42 @@ def test_start_errors_are_one_line(server: str, socket_dir: Path, start_agent: A
         agent_command("--host", "n", "--socket", str(regular), "--server", server), capture_output=True, text=True
     )
     assert clash.returncode == 1 and "is not a socket" in clash.stderr and regular.read_text() == "keep me"
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ("", "unix:///var/run/docker.sock"),
+        ("unix:///run/user/0/docker.sock", "unix:///run/user/0/docker.sock"),
+        ("tcp://10.0.0.1:2376", "unix:///var/run/docker.sock"),  # the agent talks to its own host's dockerd
+    ],
+)
+def test_docker_reconciliation_options(monkeypatch: pytest.MonkeyPatch, env: str, expected: str) -> None:
+    monkeypatch.setenv("DOCKER_HOST", env)
+    args = build_parser().parse_args(["--host", "n"])
+    assert (args.docker_host, args.docker_reconcile_interval) == (expected, 300.0)
+    args = build_parser().parse_args(
+        ["--host", "n", "--docker-host", "unix:///d.sock", "--docker-reconcile-interval", "0"]
+    )
+    assert (args.docker_host, args.docker_reconcile_interval) == ("unix:///d.sock", 0.0)
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--docker-host", "tcp://10.0.0.1:2376", "expected unix:///path/to/docker.sock, got 'tcp://10.0.0.1:2376'"),
+        ("--docker-host", "unix://docker.sock", "expected unix:///path/to/docker.sock"),
+        ("--docker-reconcile-interval", "-1", "expected a number of seconds, 0 or more, got '-1'"),
+        ("--docker-reconcile-interval", "soon", "expected a number of seconds, 0 or more, got 'soon'"),
+    ],
+)
+def test_bad_docker_reconciliation_options_exit_2(
+    capsys: pytest.CaptureFixture[str], option: str, value: str, message: str
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args(["--host", "n", option, value])
+    assert exited.value.code == 2
+    assert f"argument {option}: {message}" in capsys.readouterr().err
 
 
 def test_a_stale_socket_is_replaced_and_the_socket_mode_is_0660(

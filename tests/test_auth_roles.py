@@ -121,6 +121,9 @@ def test_agent_tokens_and_the_gc_docker_and_registry_calls(
     assert agent.reconcile_host("h1", [("c1", "eth0")]).released == []
     with fails(PermissionDenied, 'host "h2"'):
         agent.reconcile_host("h2", [])
+    assert agent.reconcile_networks("h1", [(["10.9.0.0/24"], ["10.9.0.2"])]).released == []
+    with fails(PermissionDenied, 'bound to host "h1"', 'reconcile the Docker networks of host "h2"'):
+        agent.reconcile_networks("h2", [])
     with fails(PermissionDenied, 'host "h2"'):
         agent.register_endpoint("h2", "c9", "eth0")
     with fails(PermissionDenied, 'host "h1"'):
@@ -130,3 +133,5 @@ def test_agent_tokens_and_the_gc_docker_and_registry_calls(
     assert list(reader.iter_gc_records()) == []
     with fails(PermissionDenied, "reader token", "may not call ReconcileHost"):
         reader.reconcile_host("h1", [])
+    with fails(PermissionDenied, "reader token", "may not call ReconcileNetworks"):
+        reader.reconcile_networks("h1", [])

@@ -9,6 +9,7 @@ started for this module (see docker_daemon.py); the agent serves a plugin name o
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import re
 import shutil
@@ -16,15 +17,22 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from api_checks import age_docker
 from docker_daemon import IMAGE, DockerDaemon, DockerUnavailable
 from docker_plugin import post
+from processes import free_port
+from sqlalchemy import Engine
 
+from ipam_agent.docker_engine import DockerEngine
+from ipam_agent.docker_reconcile import Reconciler, reconcile_forever
+from ipam_agent.heartbeat import Registration
 from ipam_client import IpamClient, NotFound, pb
 
 PLUGIN = f"ipam-test-{os.getpid()}"
@@ -56,37 +64,55 @@ class AgentProcess:
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        assert self.process.wait(15) == 0, self.output()
+        assert not Path(PLUGIN_SOCKET).exists()
+
 
 @pytest.fixture
-def agent(server: str, client: IpamClient, tmp_path: Path) -> Iterator[AgentProcess]:
-    """`ipam-agent` for HOST serving PLUGIN, ready when the plugin socket answers Activate."""
+def start_agent(
+    server: str, client: IpamClient, dockerd: DockerDaemon, tmp_path: Path
+) -> Iterator[Callable[..., AgentProcess]]:
+    """`start_agent(*extra_args)`: `ipam-agent` for HOST serving PLUGIN (and reconciling against
+    the private dockerd), ready when the plugin socket answers Activate; stopped afterwards."""
     client.create_pool("docker4", "10.40.0.0/16", 24)
     client.create_pool("docker6", "fd40::/48", 64)
     client.create_pool("small", "10.50.0.0/24", 24)
     sockets = Path(tempfile.mkdtemp(prefix="dka-"))
-    log_path = tmp_path / "agent.log"
-    command = [sys.executable, "-m", "ipam_agent.main", "--host", HOST, "--socket", str(sockets / "cni.sock")]
-    command += ["--server", server, "--docker", "--docker-plugin-name", PLUGIN]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-    running = AgentProcess(process, log_path)
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            if post(PLUGIN_SOCKET, "Plugin.Activate")[0] == 200:
-                break
-        except OSError:
-            pass
-        assert process.poll() is None, running.output()
-        assert time.monotonic() < deadline, running.output()
-        time.sleep(0.05)
+    started: list[AgentProcess] = []
+
+    def start(*extra: str) -> AgentProcess:
+        log_path = tmp_path / f"agent-{len(started)}.log"
+        command = [sys.executable, "-m", "ipam_agent.main", "--host", HOST, "--socket", str(sockets / "cni.sock")]
+        command += ["--server", server, "--docker", "--docker-plugin-name", PLUGIN]
+        command += ["--docker-host", f"unix://{dockerd.socket}", *extra]
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        started.append(AgentProcess(process, log_path))
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if post(PLUGIN_SOCKET, "Plugin.Activate")[0] == 200:
+                    return started[-1]
+            except OSError:
+                pass
+            assert process.poll() is None, started[-1].output()
+            assert time.monotonic() < deadline, started[-1].output()
+            time.sleep(0.05)
+
     try:
-        yield running
+        yield start
     finally:
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(15) == 0, running.output()
-        assert not Path(PLUGIN_SOCKET).exists()
+        for running in reversed(started):  # the newest holds the plugin socket
+            running.stop()
         shutil.rmtree(sockets, ignore_errors=True)
+
+
+@pytest.fixture
+def agent(start_agent: Callable[..., AgentProcess]) -> AgentProcess:
+    return start_agent()
 
 
 @pytest.fixture
@@ -245,3 +271,85 @@ def test_dockerd_restart_replays_without_leaking_or_doubling(docker: DockerDaemo
     docker.docker("rm", "-f", "kept", "plain")
     docker.docker("network", "rm", "net-r", "net-r6")
     assert docker_leases(client) == {}
+
+
+def wait_for(done: Callable[[], bool], what: str, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while not done():
+        assert time.monotonic() < deadline, f"not within {seconds} s: {what}"
+        time.sleep(0.2)
+
+
+def test_reconciliation_releases_what_dockerd_dropped_while_the_agent_was_down(
+    docker: DockerDaemon,
+    agent: AgentProcess,
+    start_agent: Callable[..., AgentProcess],
+    client: IpamClient,
+    engine: Engine,
+    ipam_cli: Callable[..., subprocess.CompletedProcess[str]],
+) -> None:
+    create_network(docker, "net-gc", "--subnet=10.40.70.0/24", "--gateway=10.40.70.1")
+    docker.docker("run", "-d", "--name=vanishing", "--network=net-gc", IMAGE, *SLEEPER)
+    docker.docker("run", "-d", "--name=staying", "--network=net-gc", IMAGE, *SLEEPER)
+    vanishing, staying = address_of(docker, "vanishing", "net-gc"), address_of(docker, "staying", "net-gc")
+    # A network this dockerd does not have (asked for by a dockerd whose state was wiped since).
+    status, _ = post(PLUGIN_SOCKET, "IpamDriver.RequestPool", {"AddressSpace": "default", "Pool": "10.40.71.0/24"})
+    assert status == 200
+
+    agent.stop()
+    started = time.monotonic()
+    docker.docker("rm", "-f", "vanishing")  # dockerd cannot reach the driver: the release is lost
+    print(f"docker rm -f with the driver down took {time.monotonic() - started:.1f} s")
+    assert client.get_lease(vanishing).state == pb.LEASE_STATE_ACTIVE
+
+    age_docker(engine, 600)  # all of it older than the agent's minimum age of 60 s
+    restarted = start_agent("--docker-reconcile-interval", "1")
+    wait_for(lambda: client.get_lease(vanishing).state == pb.LEASE_STATE_RELEASED, "the lost release")
+    wait_for(lambda: len(list(client.iter_gc_records(reason=pb.GC_REASON_RUNTIME_GONE))) == 2, "both records")
+    assert docker_leases(client) == {"10.40.70.1": "gateway", staying: "container"}
+    records = {(r.item.kind, r.item.host, r.item.target): r.detail for r in client.iter_gc_records()}
+    assert records == {
+        ("lease", HOST, vanishing): "docker reconciliation: address no longer used by dockerd",
+        ("subnet", HOST, "10.40.71.0/24"): "docker reconciliation: network gone from dockerd; deleted, no other "
+        "host uses it",
+    }
+    history = ipam_cli("gc", "history", "--host", HOST)
+    assert history.returncode == 0 and vanishing in history.stdout and "runtime_gone" in history.stdout, history
+    assert f"Docker reconciliation released address {vanishing}" in restarted.output()
+
+    # Every interval again: an address the driver handed out that no endpoint holds (dockerd
+    # died right after asking) goes once it is older than the minimum age.
+    stray = post(PLUGIN_SOCKET, "IpamDriver.RequestAddress", {"PoolID": "10.40.70.0/24@default", "Address": ""})
+    stray_address = stray[1]["Address"].split("/")[0]
+    time.sleep(1.5)  # a round or more with it young: kept
+    assert client.get_lease(stray_address).state == pb.LEASE_STATE_ACTIVE
+    age_docker(engine, 600)
+    wait_for(lambda: client.get_lease(stray_address).state == pb.LEASE_STATE_RELEASED, "the stray address")
+    assert docker_leases(client) == {"10.40.70.1": "gateway", staying: "container"}
+    assert "Docker reconciliation skipped" not in restarted.output()
+    assert "Docker reconciliation failed" not in restarted.output()
+
+
+def test_reconciliation_outages_cost_one_warning_a_round(
+    dockerd: DockerDaemon, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """dockerd or the server unreachable: a warning naming it, and the next round tries again."""
+    caplog.set_level(logging.WARNING, "ipam_agent.docker_reconcile")
+    dead_server = f"127.0.0.1:{free_port()}"
+    with IpamClient(dead_server, retries=0, timeout=2) as client:
+        registration = Registration(client, HOST, {})
+        live = Reconciler(client, registration, DockerEngine(f"unix://{dockerd.socket}"), PLUGIN, "default")
+        assert live.run_once() is None
+        gone = Reconciler(client, registration, DockerEngine(f"unix://{tmp_path}/none.sock"), PLUGIN, "default")
+        assert gone.run_once() is None
+        stop = threading.Event()
+        rounds = threading.Thread(target=reconcile_forever, args=(gone, 0.05, stop))
+        rounds.start()
+        wait_for(lambda: len(caplog.records) >= 4, "two more rounds")
+        stop.set()
+        rounds.join(5)
+    assert not rounds.is_alive()
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages[0].startswith(f"Docker reconciliation failed: cannot reach IPAM server at {dead_server}: ")
+    assert messages[1].startswith(f"Docker reconciliation skipped: cannot reach dockerd at unix://{tmp_path}/none.sock")
+    assert all(r.levelno == logging.WARNING and "\n" not in r.getMessage() for r in caplog.records)

@@ -1,5 +1,6 @@
 """`ipam-agent` (also `ipam agent`): register the host, heartbeat, serve the CNI plugin's socket and
-Docker's remote IPAM driver (on `/run/docker/plugins/NAME.sock`, by default when that directory exists).
+Docker's remote IPAM driver (on `/run/docker/plugins/NAME.sock`, by default when that directory exists),
+and with the driver, reconcile Docker networks at start-up and every interval (docker_reconcile).
 
 Runs until SIGTERM or SIGINT, then stops serving and removes the socket. Start-up failures print
 one line, `ipam-agent: error: ...`, and exit 1 (2 for bad arguments). While the server cannot be
@@ -21,7 +22,9 @@ from types import FrameType
 from typing import Any
 
 from ipam_agent.docker_driver import DockerDriver
+from ipam_agent.docker_engine import DockerEngine
 from ipam_agent.docker_http import DockerPluginServer, plugin_socket
+from ipam_agent.docker_reconcile import Reconciler, reconcile_forever
 from ipam_agent.handlers import Handlers
 from ipam_agent.heartbeat import Registration, heartbeat
 from ipam_agent.options import DOCKER_PLUGINS_DIR, add_arguments, heartbeat_ttl
@@ -94,6 +97,13 @@ def run(args: argparse.Namespace) -> int:
             for s in servers
         ),
     ]
+    if docker is not None and args.docker_reconcile_interval > 0:
+        # Started after the plugin socket: a dockerd that replays requests can reach the agent.
+        reconciler = Reconciler(
+            client, registration, DockerEngine(args.docker_host), args.docker_plugin_name, args.docker_address_space
+        )
+        reconcile = (reconciler, args.docker_reconcile_interval, stop)
+        threads.append(threading.Thread(target=reconcile_forever, args=reconcile, name="docker-reconcile", daemon=True))
     for thread in threads:
         thread.start()
     sockets = ", ".join(s.path for s in servers)

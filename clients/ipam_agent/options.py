@@ -14,6 +14,9 @@ DEFAULT_HEARTBEAT = 10.0
 TTL_HEARTBEATS = 3
 DEFAULT_DOCKER_PLUGIN = "ipam"
 DOCKER_PLUGINS_DIR = "/run/docker/plugins"
+DEFAULT_RECONCILE_INTERVAL = 300.0
+DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
+UNIX_SCHEME = "unix://"
 TLS_FILES = (
     ("--ca-file", "IPAM_TLS_CA", "CA certificate to verify the server (implies --tls)"),
     ("--cert-file", "IPAM_TLS_CERT", "client certificate for mutual TLS (implies --tls)"),
@@ -70,6 +73,57 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="default",
         help="the address space of Docker networks (default: default)",
     )
+    parser.add_argument(
+        "--docker-host",
+        metavar="unix:///PATH",
+        type=_docker_host,
+        default=default_docker_host(),
+        help=f"dockerd's API socket, for reconciliation (default: $DOCKER_HOST when it is unix://..., "
+        f"else {DEFAULT_DOCKER_HOST})",
+    )
+    parser.add_argument(
+        "--docker-reconcile-interval",
+        metavar="SECONDS",
+        type=_non_negative,
+        default=DEFAULT_RECONCILE_INTERVAL,
+        help="release what dockerd no longer uses at start-up and then every SECONDS "
+        f"(default: {DEFAULT_RECONCILE_INTERVAL:g}; 0: never)",
+    )
+
+
+def default_docker_host() -> str:
+    given = os.environ.get("DOCKER_HOST", "")
+    try:
+        docker_socket_path(given)
+    except ValueError:
+        return DEFAULT_DOCKER_HOST  # tcp:// or ssh://: the agent talks to the local dockerd only
+    return given
+
+
+def docker_socket_path(docker_host: str) -> str:
+    """The path of a `unix:///path` DOCKER_HOST (ValueError for any other kind)."""
+    path = docker_host.removeprefix(UNIX_SCHEME)
+    if not docker_host.startswith(UNIX_SCHEME) or not path.startswith("/"):
+        raise ValueError(f"expected unix:///path/to/docker.sock, got {docker_host!r}")
+    return path
+
+
+def _docker_host(text: str) -> str:
+    try:
+        docker_socket_path(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
+
+
+def _non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < math.inf:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, 0 or more, got {text!r}")
+    return value
 
 
 def _plugin_name(text: str) -> str:

@@ -428,6 +428,28 @@ class IpamClient:
         request = ipam_pb2.ReleaseNetworkAddressRequest(host=host, pool_id=pool_id, address=address)
         self._call(self._networks.ReleaseNetworkAddress, request)
 
+    def reconcile_networks(
+        self,
+        host: str,
+        networks: Iterable[tuple[Iterable[str], Iterable[str]]],
+        *,
+        space: str = "",
+        min_age_seconds: int = 0,
+    ) -> ipam_pb2.ReconcileNetworksResponse:
+        """Release what the host's dockerd no longer uses, given its networks of this driver as
+        (subnets, container addresses): the host leaves unlisted networks, unlisted container
+        addresses go. Nothing younger than ``min_age_seconds`` (0: the server's 60 s)."""
+        request = ipam_pb2.ReconcileNetworksRequest(
+            host=host,
+            space=space,
+            networks=[
+                ipam_pb2.NetworkInUse(subnets=list(subnets), addresses=list(addresses))
+                for subnets, addresses in networks
+            ],
+            min_age_seconds=min_age_seconds,
+        )
+        return self._call(self._networks.ReconcileNetworks, request)
+
     # -- API tokens (admin) -----------------------------------------------------------------
 
     def create_token(

@@ -59,6 +59,7 @@ _TABLE: dict[str, dict[str, frozenset[str]]] = {
         "ReleaseNetworkPool": HOST_BOUND,
         "RequestNetworkAddress": HOST_BOUND,
         "ReleaseNetworkAddress": HOST_BOUND,
+        "ReconcileNetworks": HOST_BOUND,  # the agent's Docker reconciliation, for its own host
     },
     "EndpointService": {
         "RegisterEndpoint": HOST_BOUND,  # the servicer checks the endpoint's host

@@ -272,6 +272,14 @@ class DockerNetworkServicer(rpc.DockerNetworkServiceServicer):
         networks.release_address(self.engine, request.host, request.pool_id, request.address)
         return pb.ReleaseNetworkAddressResponse()
 
+    def ReconcileNetworks(self, request: pb.ReconcileNetworksRequest, context: Ctx) -> pb.ReconcileNetworksResponse:
+        require_host(request.host, f'reconcile the Docker networks of host "{request.host}"')
+        in_use = [(list(n.subnets), list(n.addresses)) for n in request.networks]
+        released = gc.reconcile_docker_networks(
+            self.engine, request.host, request.space, in_use, request.min_age_seconds
+        )
+        return pb.ReconcileNetworksResponse(released=[convert.gc_item(item) for item in released])
+
 
 class TokenServicer(rpc.TokenServiceServicer):
     def __init__(self, engine: Engine, cache: TokenCache | None) -> None:

@@ -5,7 +5,8 @@ moment its candidate list is made, and reclaims in short transactions (a batch o
 subnet) so that allocations go on meanwhile; each transaction checks every condition again
 (ipam.store.gc). Reasons, in order: leases of hosts silent past the grace period, then those
 hosts' subnets; empty host subnets of other hosts beyond their newest one per pool, empty for
-the grace period. Leases the runtime reports gone are reclaimed by `reconcile_host` (CNI GC).
+the grace period. Leases the runtime reports gone are reclaimed by `reconcile_host` (CNI GC) and
+`reconcile_docker_networks` (the agent's Docker reconciliation).
 """
 
 from __future__ import annotations
@@ -18,12 +19,15 @@ from functools import partial
 
 from sqlalchemy import Connection, Engine
 
-from ipam.domain import liveness, validate
+from ipam.domain import docker_reconcile, liveness, validate
 from ipam.domain.errors import Busy, FailedPrecondition, InvalidArgument
 from ipam.domain.paging import page_of, page_request
 from ipam.domain.records import HistoryRow, Page, Reclaimed
+from ipam.service.networks import leave_network
 from ipam.store import gc as gc_store
 from ipam.store import hosts as host_store
+from ipam.store import networks as network_store
+from ipam.store import spaces as space_store
 from ipam.store import tx
 
 # Leases released per transaction: short enough not to hold up allocations on the same rows.
@@ -171,6 +175,51 @@ def reconcile_host(
         return gc_store.release_gone(conn, host_id, ids, listed_at, liveness.RUNTIME_GONE, detail)
 
     return tx.run(engine, work)
+
+
+DOCKER_ADDRESS_GONE = "docker reconciliation: address no longer used by dockerd"
+DOCKER_NETWORK_GONE = "docker reconciliation: network gone from dockerd"
+
+
+def reconcile_docker_networks(
+    engine: Engine, host: str, space: str, networks: list[tuple[list[str], list[str]]], min_age_seconds: int
+) -> list[Reclaimed]:
+    """Release what the host's dockerd no longer uses, given its networks of the driver as
+    (subnets, container addresses): the host leaves the networks of the space not listed, and
+    its container leases in the listed ones not listed are released. Nothing younger than the
+    minimum age; never a gateway or aux address (the network's). Recorded as runtime_gone."""
+    validate.name("host", host)
+    if space:
+        validate.name("space", space)
+    in_use = docker_reconcile.in_use(networks)
+    min_age = docker_reconcile.min_age(min_age_seconds)
+
+    def work(conn: Connection) -> list[Reclaimed]:
+        host_id, _ = host_store.host_id_and_labels(conn, host, allow_drained=True)
+        space_id = space_store.space_id(conn, space)  # NotFound names it
+        released: list[Reclaimed] = []
+        for network_id, item in gc_store.docker_networks_gone(conn, host_id, space_id, in_use.subnets, min_age):
+            released += _leave_gone_network(conn, host_id, network_id, item, min_age)
+        ids = gc_store.docker_leases_gone(conn, host_id, space_id, in_use.subnets, in_use.addresses, min_age)
+        released += gc_store.release_docker_gone(conn, host_id, ids, in_use.addresses, min_age, DOCKER_ADDRESS_GONE)
+        return released
+
+    return tx.run(engine, work)
+
+
+def _leave_gone_network(
+    conn: Connection, host_id: int, network_id: int, item: Reclaimed, min_age: int
+) -> list[Reclaimed]:
+    """The host leaves a network its dockerd no longer has, if that still holds once it is locked."""
+    network = network_store.lock(conn, network_id)
+    if network is None or not gc_store.lock_gone_membership(conn, network_id, host_id, min_age):
+        return []
+    ids = gc_store.docker_leases_gone(conn, host_id, network.space_id, [network.cidr], [], min_age)
+    released = gc_store.release_docker_gone(conn, host_id, ids, [], min_age, DOCKER_NETWORK_GONE)
+    deleted = leave_network(conn, network, host_id)
+    outcome = "deleted, no other host uses it" if deleted else "other hosts still use it"
+    gc_store.record(conn, item, f"{DOCKER_NETWORK_GONE}; {outcome}")
+    return [*released, item]
 
 
 def delete_host(engine: Engine, name: str, grace_seconds: int) -> tuple[list[Reclaimed], bool]:

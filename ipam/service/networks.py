@@ -204,12 +204,20 @@ def release_pool(engine: Engine, host: str, pool: str) -> None:
         network = _locked(conn, space, subnet)
         if network is None:
             return  # already released
-        network_store.remove_member(conn, network.id, host_id)
-        network_store.release_host_containers(conn, network.id, host_id)
-        if not network_store.other_members(conn, network.id, host_id):
-            network_store.delete(conn, network.id)
+        leave_network(conn, network, host_id)
 
     tx.run(engine, work)
+
+
+def leave_network(conn: Connection, network: NetworkRow, host_id: int) -> bool:
+    """The host leaves the (locked) network, releasing its containers' addresses; the last member
+    deletes the network with its leases. True when it was deleted."""
+    network_store.remove_member(conn, network.id, host_id)
+    network_store.release_host_containers(conn, network.id, host_id)
+    if network_store.other_members(conn, network.id, host_id):
+        return False
+    network_store.delete(conn, network.id)
+    return True
 
 
 def request_address(engine: Engine, request: AddressRequest) -> str:

@@ -159,6 +159,35 @@ _RUNTIME_CANDIDATES = Sql(
     "AS k(owner_id, interface) WHERE k.owner_id = l.owner_id AND k.interface = l.interface) "
     "ORDER BY l.id FOR UPDATE OF l"
 )
+# Docker reconciliation: only what is older than :min_age is gone (dockerd asks for a pool or an
+# address before its API shows the network or the endpoint).
+_OLD_ENOUGH = "< now() - make_interval(secs => :min_age)"
+_CONTAINER_GONE = (
+    f"l.host_id = :host_id AND l.interface = 'container' AND l.allocated_at {_OLD_ENOUGH} "
+    "AND NOT l.address = ANY(CAST(:addresses AS inet[]))"
+)
+_DOCKER_NETWORKS_GONE = Sql(
+    "SELECT d.id, h.name AS host, sp.name AS space, coalesce(p.name, '') AS pool, CAST(d.cidr AS text) AS cidr "
+    "FROM docker_network_host m JOIN host_subnet d ON d.id = m.subnet_id JOIN host h ON h.id = m.host_id "
+    "JOIN address_space sp ON sp.id = d.space_id LEFT JOIN pool p ON p.id = d.pool_id "
+    "WHERE m.host_id = :host_id AND d.space_id = :space_id AND d.kind = 'docker' "
+    f"AND NOT d.cidr = ANY(CAST(:listed AS cidr[])) AND m.created_at {_OLD_ENOUGH} ORDER BY d.id"
+)
+# Checked again once the network is locked: still a member since before :min_age, and no young
+# container address of the host in it (that would be dockerd using the network right now).
+_LOCK_GONE_MEMBERSHIP = Sql(
+    f"SELECT 1 FROM docker_network_host m WHERE m.subnet_id = :subnet_id AND m.host_id = :host_id "
+    f"AND m.created_at {_OLD_ENOUGH} AND NOT EXISTS (SELECT 1 FROM lease l WHERE l.subnet_id = m.subnet_id "
+    f"AND l.host_id = m.host_id AND l.state = 'active' AND l.interface = 'container' "
+    f"AND l.allocated_at >= now() - make_interval(secs => :min_age)) FOR UPDATE"
+)
+_DOCKER_LEASES_GONE = Sql(
+    "SELECT l.id FROM lease l JOIN host_subnet d ON d.id = l.subnet_id "
+    "WHERE d.kind = 'docker' AND d.space_id = :space_id AND d.cidr = ANY(CAST(:listed AS cidr[])) "
+    "AND EXISTS (SELECT 1 FROM docker_network_host m WHERE m.subnet_id = d.id AND m.host_id = :host_id) "
+    f"AND l.state = 'active' AND {_CONTAINER_GONE} ORDER BY l.id FOR UPDATE OF l"
+)
+_RELEASE_DOCKER_GONE = Sql(_RELEASE_RECORDED.format(condition=_CONTAINER_GONE))
 _DB_NOW = Sql("SELECT now()")
 _HISTORY = Sql(
     "SELECT id, at, reason, kind, host, space, pool, target, owner_id, interface, detail FROM gc_record "
@@ -315,6 +344,49 @@ def runtime_candidates(
         "keep_interfaces": [interface for _, interface in keep],
     }
     return [(int(row[0]), _lease(row[1:], "runtime_gone")) for row in run(conn, _RUNTIME_CANDIDATES, params)]
+
+
+def docker_networks_gone(
+    conn: Connection, host_id: int, space_id: int, listed: list[str], min_age: int
+) -> list[tuple[int, Reclaimed]]:
+    """The host's Docker networks of the space not in `listed`, members for longer than `min_age`."""
+    params = {"host_id": host_id, "space_id": space_id, "listed": listed, "min_age": min_age}
+    rows = run(conn, _DOCKER_NETWORKS_GONE, params)
+    return [(int(row[0]), Reclaimed("runtime_gone", "subnet", *row[1:])) for row in rows]
+
+
+def lock_gone_membership(conn: Connection, network_id: int, host_id: int, min_age: int) -> bool:
+    """Whether the host may still leave the network (lock it first); the membership stays locked."""
+    params = {"subnet_id": network_id, "host_id": host_id, "min_age": min_age}
+    return run(conn, _LOCK_GONE_MEMBERSHIP, params).first() is not None
+
+
+def docker_leases_gone(
+    conn: Connection, host_id: int, space_id: int, listed: list[str], addresses: list[str], min_age: int
+) -> list[int]:
+    """Ids of the host's container leases in the `listed` networks it is a member of, older than
+    `min_age` and not at one of `addresses`; locked until commit."""
+    params = {"host_id": host_id, "space_id": space_id, "listed": listed, "addresses": addresses, "min_age": min_age}
+    return [int(row[0]) for row in run(conn, _DOCKER_LEASES_GONE, params)]
+
+
+def release_docker_gone(
+    conn: Connection, host_id: int, ids: list[int], addresses: list[str], min_age: int, detail: str
+) -> list[Reclaimed]:
+    """Release those of `ids` that are still container leases of the host, old enough and not at
+    one of `addresses`; recorded as runtime_gone."""
+    if not ids:
+        return []
+    params = {
+        "ids": ids,
+        "host_id": host_id,
+        "addresses": addresses,
+        "min_age": min_age,
+        "listed_at": database_now(conn),
+        "reason": "runtime_gone",
+        "detail": detail,
+    }
+    return [_lease(row, "runtime_gone") for row in run(conn, _RELEASE_DOCKER_GONE, params)]
 
 
 def record(conn: Connection, item: Reclaimed, detail: str = "") -> None:

@@ -146,7 +146,7 @@ class DockerNetworkHost(Base):
     __tablename__ = "docker_network_host"
     subnet_id: Mapped[int] = mapped_column(ForeignKey("host_subnet.id", ondelete="CASCADE"), primary_key=True)
     host_id: Mapped[int] = mapped_column(ForeignKey("host.id"), primary_key=True)
-    created_at: Mapped[datetime] = _created()
+    created_at: Mapped[datetime] = _created()  # renewed by each RequestPool of the host
 
 
 class Lease(Base):

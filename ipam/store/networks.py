@@ -55,8 +55,11 @@ _POOL_HOLDING = Sql(
     "SELECT p.id FROM pool p JOIN address_space sp ON sp.id = p.space_id "
     "WHERE sp.name = :space AND p.cidr >>= CAST(:cidr AS cidr)"
 )
+# Asking again (dockerd re-creating the network after a failed ReleasePool, or replaying) counts
+# as joining now: Docker reconciliation leaves young memberships alone.
 _ADD_MEMBER = Sql(
-    "INSERT INTO docker_network_host (subnet_id, host_id) VALUES (:subnet_id, :host_id) ON CONFLICT DO NOTHING"
+    "INSERT INTO docker_network_host (subnet_id, host_id) VALUES (:subnet_id, :host_id) "
+    "ON CONFLICT (subnet_id, host_id) DO UPDATE SET created_at = now()"
 )
 _REMOVE_MEMBER = Sql("DELETE FROM docker_network_host WHERE subnet_id = :subnet_id AND host_id = :host_id")
 _OTHER_MEMBERS = Sql("SELECT count(*) FROM docker_network_host WHERE subnet_id = :subnet_id AND host_id <> :host_id")

@@ -745,6 +745,32 @@ class ReleaseNetworkAddressResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class NetworkInUse(_message.Message):
+    __slots__ = ("subnets", "addresses")
+    SUBNETS_FIELD_NUMBER: _ClassVar[int]
+    ADDRESSES_FIELD_NUMBER: _ClassVar[int]
+    subnets: _containers.RepeatedScalarFieldContainer[str]
+    addresses: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, subnets: _Optional[_Iterable[str]] = ..., addresses: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ReconcileNetworksRequest(_message.Message):
+    __slots__ = ("host", "space", "networks", "min_age_seconds")
+    HOST_FIELD_NUMBER: _ClassVar[int]
+    SPACE_FIELD_NUMBER: _ClassVar[int]
+    NETWORKS_FIELD_NUMBER: _ClassVar[int]
+    MIN_AGE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    host: str
+    space: str
+    networks: _containers.RepeatedCompositeFieldContainer[NetworkInUse]
+    min_age_seconds: int
+    def __init__(self, host: _Optional[str] = ..., space: _Optional[str] = ..., networks: _Optional[_Iterable[_Union[NetworkInUse, _Mapping]]] = ..., min_age_seconds: _Optional[int] = ...) -> None: ...
+
+class ReconcileNetworksResponse(_message.Message):
+    __slots__ = ("released",)
+    RELEASED_FIELD_NUMBER: _ClassVar[int]
+    released: _containers.RepeatedCompositeFieldContainer[GcItem]
+    def __init__(self, released: _Optional[_Iterable[_Union[GcItem, _Mapping]]] = ...) -> None: ...
+
 class ApiToken(_message.Message):
     __slots__ = ("id", "name", "role", "host", "create_time", "expire_time", "revoke_time")
     ID_FIELD_NUMBER: _ClassVar[int]

@@ -1269,6 +1269,11 @@ class DockerNetworkServiceStub:
                 request_serializer=ipam_dot_v1_dot_ipam__pb2.ReleaseNetworkAddressRequest.SerializeToString,
                 response_deserializer=ipam_dot_v1_dot_ipam__pb2.ReleaseNetworkAddressResponse.FromString,
                 _registered_method=True)
+        self.ReconcileNetworks = channel.unary_unary(
+                '/ipam.v1.DockerNetworkService/ReconcileNetworks',
+                request_serializer=ipam_dot_v1_dot_ipam__pb2.ReconcileNetworksRequest.SerializeToString,
+                response_deserializer=ipam_dot_v1_dot_ipam__pb2.ReconcileNetworksResponse.FromString,
+                _registered_method=True)
 
 
 class DockerNetworkServiceServicer:
@@ -1303,6 +1308,15 @@ class DockerNetworkServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReconcileNetworks(self, request, context):
+        """What dockerd no longer uses goes: the host leaves the networks of the space not listed (as
+        ReleaseNetworkPool does), and its container addresses in the listed ones not listed are
+        released. Gateway and aux addresses are the network's and stay while it does.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DockerNetworkServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -1325,6 +1339,11 @@ def add_DockerNetworkServiceServicer_to_server(servicer, server):
                     servicer.ReleaseNetworkAddress,
                     request_deserializer=ipam_dot_v1_dot_ipam__pb2.ReleaseNetworkAddressRequest.FromString,
                     response_serializer=ipam_dot_v1_dot_ipam__pb2.ReleaseNetworkAddressResponse.SerializeToString,
+            ),
+            'ReconcileNetworks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReconcileNetworks,
+                    request_deserializer=ipam_dot_v1_dot_ipam__pb2.ReconcileNetworksRequest.FromString,
+                    response_serializer=ipam_dot_v1_dot_ipam__pb2.ReconcileNetworksResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1435,6 +1454,33 @@ class DockerNetworkService:
             '/ipam.v1.DockerNetworkService/ReleaseNetworkAddress',
             ipam_dot_v1_dot_ipam__pb2.ReleaseNetworkAddressRequest.SerializeToString,
             ipam_dot_v1_dot_ipam__pb2.ReleaseNetworkAddressResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReconcileNetworks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ipam.v1.DockerNetworkService/ReconcileNetworks',
+            ipam_dot_v1_dot_ipam__pb2.ReconcileNetworksRequest.SerializeToString,
+            ipam_dot_v1_dot_ipam__pb2.ReconcileNetworksResponse.FromString,
             options,
             channel_credentials,
             insecure,
