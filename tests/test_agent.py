@@ -171,6 +171,10 @@ def test_add_allocates_records_attributes_and_repeats_the_same_lease(
 
 def test_heartbeat_ttl_option(server: str, start_agent: AgentFactory, client: IpamClient) -> None:
     start_agent(server, "node-9", "--heartbeat-ttl", "45")
+    # The agent registers from its heartbeat thread, possibly just after its socket is up.
+    deadline = time.monotonic() + 10
+    while not client.list_hosts() and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert client.get_host("node-9").heartbeat_ttl_seconds == 45
 
 
