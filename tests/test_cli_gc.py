@@ -34,7 +34,8 @@ def test_gc_dry_run_then_for_real_then_history(ipam_cli: Cli, client: IpamClient
     assert ["dead_host", "lease", "2", "0"] in table and ["dead_host", "subnet", "1", "0"] in table
     assert len(client.list_leases(host="node-1", state=1)) == 2  # the dry run changed nothing
 
-    report = json.loads(ok(ipam_cli("gc", "--grace", "10m", "-o", "json")))
+    # Paced to half of the time: the same collection, only with rests between its transactions.
+    report = json.loads(ok(ipam_cli("gc", "--grace", "10m", "--duty", "0.5", "-o", "json")))
     assert report["dry_run"] is False and report["grace"] == "600s"
     assert sorted(i["target"] for i in report["items"] if i["kind"] == "lease") == sorted(addresses)
     assert client.list_leases(host="node-1", state=1) == []
@@ -82,5 +83,9 @@ def test_bad_durations_and_hosts(ipam_cli: Cli) -> None:
         "'soon' is not a duration (e.g. 90s, 15m, 1h30m, 2d)"
     )
     assert usage_error(ipam_cli("gc", "--grace", "1500ms")).endswith("'1500ms': whole seconds only")
+    assert usage_error(ipam_cli("gc", "--duty", "0")).endswith(
+        "0 is out of range (0.05 .. 1, the share of time it works)"
+    )
+    assert usage_error(ipam_cli("gc", "--duty", "half")).endswith("expected a fraction such as 0.5, got 'half'")
     assert one_error_line(ipam_cli("gc", "--host", "ghost"), 1) == 'ipam: error: host "ghost" is not registered'
     assert "invalid choice: 'forever'" in usage_error(ipam_cli("gc", "history", "--reason", "forever"))

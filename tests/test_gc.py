@@ -437,7 +437,8 @@ def test_two_replicas_never_collect_at_the_same_moment(two_replicas: list[Server
 
 
 def test_the_periodic_collector_reclaims_a_dead_hosts_leases(server_process_factory: ServerProcessFactory) -> None:
-    replica = server_process_factory("--gc-interval", "1s", "--gc-grace", "2s")
+    # Paced (--gc-duty): it rests between transactions, and still gets everything.
+    replica = server_process_factory("--gc-interval", "1s", "--gc-grace", "2s", "--gc-duty", "0.5")
     with IpamClient(replica.address) as ipam:
         ipam.create_pool("gc4", "10.50.0.0/16", 28)
         ipam.register_host("node-1", heartbeat_ttl_seconds=1)
@@ -461,6 +462,9 @@ def test_bad_gc_requests(client: IpamClient, channel: grpc.Channel) -> None:
             stub.RunGc(request)
         assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert message in str(raised.value.details())
+    for duty in (-0.5, 1.5, 0.01):
+        with pytest.raises(InvalidArgument, match=r"duty: .* is out of range \(0.05 .. 1"):
+            client.run_gc(duty=duty)
     with pytest.raises(NotFound, match='host "ghost" is not registered'):
         client.run_gc(host="ghost")
     with pytest.raises(InvalidArgument, match="host"):

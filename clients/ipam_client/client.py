@@ -353,10 +353,17 @@ class IpamClient:
     # -- garbage collection -----------------------------------------------------------------
 
     def run_gc(
-        self, *, dry_run: bool = False, grace_seconds: int | None = None, host: str = "", max_items: int = 0
+        self,
+        *,
+        dry_run: bool = False,
+        grace_seconds: int | None = None,
+        host: str = "",
+        max_items: int = 0,
+        duty: float = 0.0,
     ) -> ipam_pb2.RunGcResponse:
-        """One garbage collection now (``grace_seconds`` None: the server's grace period)."""
-        request = ipam_pb2.RunGcRequest(dry_run=dry_run, host=host, max_items=max_items)
+        """One garbage collection now (``grace_seconds`` None: the server's grace period; ``duty``
+        0: the server's --gc-duty)."""
+        request = ipam_pb2.RunGcRequest(dry_run=dry_run, host=host, max_items=max_items, duty=duty)
         if grace_seconds is not None:
             request.grace.FromSeconds(grace_seconds)
         return self._call(self._gc.RunGc, request)

@@ -1,7 +1,8 @@
-"""Durations on the command line: "90s", "15m", "1h30m", "2d" (a bare number is seconds).
+"""Durations on the command line: "90s", "15m", "1h30m", "2d" (a bare number is seconds); and
+the garbage collector's duty, the other bounded number of `ipam serve` and `ipam gc`.
 
-One parser (ipam.domain.liveness.parse_duration) for every option; each type here only adds
-its bounds.
+One parser (ipam.domain.liveness.parse_duration) for every duration option; each type here only
+adds its bounds.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 from datetime import timedelta
 
+from ipam.domain import liveness
 from ipam.domain.errors import InvalidArgument
 from ipam.domain.liveness import MAX_GRACE_SECONDS, parse_duration
 
@@ -51,3 +53,13 @@ def retention(text: str) -> timedelta:
 def lifetime(text: str) -> int:
     """argparse type: whole seconds up to MAX_LONG_DAYS (0: no end), e.g. a token's --ttl."""
     return _whole(text, _seconds(text, 0, MAX_LONG_DAYS * 86400))
+
+
+def duty(text: str) -> float:
+    """argparse type: a collection's share of time (ipam.domain.liveness.duty)."""
+    try:
+        return liveness.duty("duty", float(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a fraction such as 0.5, got {text!r}") from None
+    except InvalidArgument as err:
+        raise argparse.ArgumentTypeError(str(err).removeprefix("duty: ")) from None

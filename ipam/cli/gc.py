@@ -7,7 +7,7 @@ from typing import Any
 
 from ipam.cli import output, remote
 from ipam.cli.commands import add_verb
-from ipam.cli.durations import whole_seconds
+from ipam.cli.durations import duty, whole_seconds
 from ipam.cli.output import Column, column, enum_column, time_column
 
 REASONS = ("dead_host", "runtime_gone", "empty_subnet", "host_deleted")
@@ -56,6 +56,7 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
         examples=[
             "ipam gc --dry-run            # what would be reclaimed",
             "ipam gc --grace 1h --host node-7",
+            "ipam gc --duty 0.3           # slower, leaving most of the database to allocations",
             "ipam gc -o json",
             "ipam gc history --limit 20",
         ],
@@ -68,6 +69,13 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
         help="e.g. 15m, 1h, 2d (default: the server's --gc-grace, 15m unless set)",
     )
     collect.add_argument("--host", default="", help="only this host")
+    collect.add_argument(
+        "--duty",
+        type=duty,
+        metavar="FRACTION",
+        help="the share of time it works, 0.05 .. 1; below 1 it rests between its transactions, leaving the "
+        "database's CPU to allocations (default: the server's --gc-duty, 1 unless set)",
+    )
     output.add_options(collect)
 
     verbs = collect.add_subparsers(title="verbs", metavar="history", required=False)
@@ -86,7 +94,7 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
 
 def run_gc(args: argparse.Namespace) -> int:
     with remote.connect(args) as ipam:
-        report = ipam.run_gc(dry_run=args.dry_run, grace_seconds=args.grace, host=args.host)
+        report = ipam.run_gc(dry_run=args.dry_run, grace_seconds=args.grace, host=args.host, duty=args.duty or 0.0)
     if args.output != "table":
         output.emit_message(args, report, ITEM_COLUMNS)
         return 0

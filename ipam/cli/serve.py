@@ -13,9 +13,9 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from ipam.cli import database
-from ipam.cli.durations import duration, retention, whole_seconds
+from ipam.cli.durations import duration, duty, retention, whole_seconds
 from ipam.cli.errors import CliError, UsageError
-from ipam.domain.liveness import DEFAULT_GC_INTERVAL_SECONDS, DEFAULT_GRACE_SECONDS
+from ipam.domain.liveness import DEFAULT_GC_DUTY, DEFAULT_GC_INTERVAL_SECONDS, DEFAULT_GRACE_SECONDS, MIN_GC_DUTY
 
 if TYPE_CHECKING:
     from ipam.server.app import ServerOptions
@@ -90,6 +90,14 @@ def register(
         help=f"a host silent this long is dead and its leases are reclaimed; nothing younger is "
         f"reclaimed (default: {DEFAULT_GRACE_SECONDS // 60}m)",
     )
+    collection.add_argument(
+        "--gc-duty",
+        metavar="FRACTION",
+        type=duty,
+        default=DEFAULT_GC_DUTY,
+        help=f"the share of time a collection works, {MIN_GC_DUTY:g} .. 1 (default: {DEFAULT_GC_DUTY:g}); below 1 "
+        "it rests between its transactions, leaving the database's CPU to allocations, and takes longer",
+    )
     parser.add_argument(
         "--event-retention",
         metavar="DURATION",
@@ -124,7 +132,7 @@ def server_options(args: argparse.Namespace) -> ServerOptions:
             tls.credentials()  # bad files fail here, before the database is touched
         except TlsConfigError as exc:
             raise CliError(str(exc)) from None
-    gc = GcSettings(args.gc_grace, args.gc_interval)
+    gc = GcSettings(args.gc_grace, args.gc_interval, args.gc_duty)
     return ServerOptions(
         auth=args.auth, tls=tls, metrics_listen=args.metrics_listen, gc=gc, event_retention=args.event_retention
     )

@@ -20,6 +20,9 @@ DEFAULT_GRACE_SECONDS = 15 * 60
 # Longer than any outage worth waiting for; a larger grace is a typo (e.g. seconds for minutes).
 MAX_GRACE_SECONDS = 30 * 24 * 3600
 DEFAULT_GC_INTERVAL_SECONDS = 60
+# The share of time a collection works; below 1 it rests between transactions (see ipam.service.gc).
+DEFAULT_GC_DUTY = 1.0
+MIN_GC_DUTY = 0.05
 
 # Why something was reclaimed (gc_record.reason).
 DEAD_HOST, RUNTIME_GONE, EMPTY_SUBNET, HOST_DELETED = "dead_host", "runtime_gone", "empty_subnet", "host_deleted"
@@ -53,6 +56,13 @@ def grace(field: str, seconds: int) -> int:
     if seconds > MAX_GRACE_SECONDS:
         raise InvalidArgument(f"{field}: {seconds} s is longer than {MAX_GRACE_SECONDS // 86400} days")
     return seconds
+
+
+def duty(field: str, value: float) -> float:
+    """A collection's share of time: above 0 (at least MIN_GC_DUTY) and at most 1."""
+    if not MIN_GC_DUTY <= value <= 1:
+        raise InvalidArgument(f"{field}: {value:g} is out of range ({MIN_GC_DUTY:g} .. 1, the share of time it works)")
+    return value
 
 
 def parse_duration(field: str, text: str) -> float:

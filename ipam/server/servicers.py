@@ -113,6 +113,7 @@ class GcServicer(rpc.GcServiceServicer):
     def __init__(self, engine: Engine, settings: GcSettings, metrics: Metrics | None = None) -> None:
         self.engine = engine
         self.grace = settings.grace_seconds
+        self.duty = settings.duty
         self.metrics = metrics
 
     def RunGc(self, request: pb.RunGcRequest, context: Ctx) -> pb.RunGcResponse:
@@ -123,6 +124,7 @@ class GcServicer(rpc.GcServiceServicer):
             grace_seconds=grace,
             host=request.host,
             max_items=request.max_items or gc.MAX_ITEMS,
+            duty=request.duty or self.duty,
         )
         if self.metrics is not None:
             self.metrics.observe_gc(report)

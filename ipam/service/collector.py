@@ -44,7 +44,9 @@ class Collector:
     def collect_once(self) -> gc.GcReport | None:
         """One collection; None when another replica is collecting or it failed (logged)."""
         try:
-            report = gc.run_gc(self.engine, dry_run=False, grace_seconds=self.settings.grace_seconds)
+            report = gc.run_gc(
+                self.engine, dry_run=False, grace_seconds=self.settings.grace_seconds, duty=self.settings.duty
+            )
         except Busy:
             log.debug("another replica is collecting")
             return None

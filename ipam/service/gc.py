@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
+from typing import TypeVar
 
 from sqlalchemy import Connection, Engine
 
@@ -30,6 +32,8 @@ from ipam.store import networks as network_store
 from ipam.store import spaces as space_store
 from ipam.store import tx
 
+T = TypeVar("T")
+
 # Leases released per transaction: short enough not to hold up allocations on the same rows.
 BATCH = 2000
 MAX_ITEMS = 1000
@@ -39,6 +43,25 @@ MAX_ITEMS = 1000
 class GcSettings:
     grace_seconds: int = liveness.DEFAULT_GRACE_SECONDS
     interval_seconds: float = liveness.DEFAULT_GC_INTERVAL_SECONDS  # 0: no periodic collector
+    duty: float = liveness.DEFAULT_GC_DUTY  # of the periodic collector
+
+
+class Pace:
+    """Runs a collection's transactions so that they take at most `duty` of the time: after
+    each, it rests in proportion to how long that one took. A collection takes the CPU of one
+    database connection while it works; on a busy database server that CPU is the allocations'."""
+
+    def __init__(self, engine: Engine, duty: float) -> None:
+        self.engine = engine
+        self.duty = duty
+
+    def run(self, work: Callable[[Connection], T]) -> T:
+        started = time.monotonic()
+        try:
+            return tx.run(self.engine, work)
+        finally:
+            if self.duty < 1:
+                time.sleep((time.monotonic() - started) * (1 - self.duty) / self.duty)
 
 
 @dataclass
@@ -67,10 +90,17 @@ class GcReport:
 
 
 def run_gc(
-    engine: Engine, *, dry_run: bool, grace_seconds: int, host: str = "", max_items: int = MAX_ITEMS
+    engine: Engine,
+    *,
+    dry_run: bool,
+    grace_seconds: int,
+    host: str = "",
+    max_items: int = MAX_ITEMS,
+    duty: float = liveness.DEFAULT_GC_DUTY,
 ) -> GcReport:
-    """One collection; Busy when another replica is collecting."""
+    """One collection, working `duty` of the time (Pace); Busy when another replica is collecting."""
     liveness.grace("grace", grace_seconds)
+    pace = Pace(engine, liveness.duty("duty", duty))
     only = validate.name("host", host) if host else None
     validate.integer_range("max_items", max_items, 0, 100_000)
     report = GcReport(dry_run, grace_seconds, max_items=max_items)
@@ -78,24 +108,24 @@ def run_gc(
         if not exclusive:
             raise Busy("garbage collection is running on another replica right now; try again when it ends")
         if only is not None:
-            tx.run(engine, lambda conn: host_store.get_host(conn, only, grace_seconds))  # NotFound names it
+            pace.run(lambda conn: host_store.get_host(conn, only, grace_seconds))  # NotFound names it
         # started_at + duration_seconds lies within the time this run held the lock.
-        listed_at = tx.run(engine, gc_store.database_now)
+        listed_at = pace.run(gc_store.database_now)
         start = time.monotonic()
         report.started_at = listed_at
-        for host_id, _ in tx.run(engine, lambda conn: gc_store.dead_hosts(conn, grace_seconds, only)):
-            _collect_dead_host(engine, report, host_id, listed_at)
-        surplus = tx.run(engine, lambda conn: gc_store.surplus_subnets(conn, grace_seconds, only))
-        _reclaim_subnets(engine, report, surplus)
+        for host_id, _ in pace.run(lambda conn: gc_store.dead_hosts(conn, grace_seconds, only)):
+            _collect_dead_host(pace, report, host_id, listed_at)
+        surplus = pace.run(lambda conn: gc_store.surplus_subnets(conn, grace_seconds, only))
+        _reclaim_subnets(pace, report, surplus)
         report.duration_seconds = time.monotonic() - start
     return report
 
 
-def _collect_dead_host(engine: Engine, report: GcReport, host_id: int, listed_at: datetime) -> None:
+def _collect_dead_host(pace: Pace, report: GcReport, host_id: int, listed_at: datetime) -> None:
     """Whole subnets first (their leases go with them), then the host's leases left elsewhere,
     then subnets those releases emptied."""
     grace = report.grace_seconds
-    whole = tx.run(engine, partial(gc_store.dead_host_subnets, host_id=host_id, grace=grace, listed_at=listed_at))
+    whole = pace.run(partial(gc_store.dead_host_subnets, host_id=host_id, grace=grace, listed_at=listed_at))
     done: set[int] = set()
     for subnet_id, item in whole:
         if report.dry_run:
@@ -109,7 +139,7 @@ def _collect_dead_host(engine: Engine, report: GcReport, host_id: int, listed_at
             listed_at=listed_at,
             max_items=report.max_items - len(report.items),
         )
-        reclaimed = tx.run(engine, reclaim)
+        reclaimed = pace.run(reclaim)
         if reclaimed is None:
             continue
         done.add(subnet_id)
@@ -122,7 +152,7 @@ def _collect_dead_host(engine: Engine, report: GcReport, host_id: int, listed_at
         candidates = partial(
             gc_store.dead_host_leases, host_id=host_id, grace=grace, listed_at=listed_at, after=after, limit=BATCH
         )
-        page = tx.run(engine, candidates)
+        page = pace.run(candidates)
         if not page:
             break
         after = page[-1][0]
@@ -137,19 +167,19 @@ def _collect_dead_host(engine: Engine, report: GcReport, host_id: int, listed_at
                 listed_at=listed_at,
                 reason=liveness.DEAD_HOST,
             )
-            for item in tx.run(engine, release):
+            for item in pace.run(release):
                 report.add(item, reclaimed=True)
-    subnets = tx.run(engine, partial(gc_store.dead_host_subnets, host_id=host_id, grace=grace, listed_at=listed_at))
-    _reclaim_subnets(engine, report, [(i, item) for i, item in subnets if i not in done])
+    subnets = pace.run(partial(gc_store.dead_host_subnets, host_id=host_id, grace=grace, listed_at=listed_at))
+    _reclaim_subnets(pace, report, [(i, item) for i, item in subnets if i not in done])
 
 
-def _reclaim_subnets(engine: Engine, report: GcReport, subnets: list[tuple[int, Reclaimed]]) -> None:
+def _reclaim_subnets(pace: Pace, report: GcReport, subnets: list[tuple[int, Reclaimed]]) -> None:
     for subnet_id, item in subnets:
         report.add(item, reclaimed=False)
         if report.dry_run:
             continue
         reclaim = partial(gc_store.reclaim_subnet, subnet_id=subnet_id, item=item, grace=report.grace_seconds)
-        if tx.run(engine, reclaim):
+        if pace.run(reclaim):
             report.add(item, reclaimed=True)
 
 

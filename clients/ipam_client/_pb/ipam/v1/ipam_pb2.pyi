@@ -572,16 +572,18 @@ class GcItem(_message.Message):
     def __init__(self, reason: _Optional[_Union[GcReason, str]] = ..., kind: _Optional[str] = ..., host: _Optional[str] = ..., space: _Optional[str] = ..., pool: _Optional[str] = ..., target: _Optional[str] = ..., owner_id: _Optional[str] = ..., interface: _Optional[str] = ...) -> None: ...
 
 class RunGcRequest(_message.Message):
-    __slots__ = ("dry_run", "grace", "host", "max_items")
+    __slots__ = ("dry_run", "grace", "host", "max_items", "duty")
     DRY_RUN_FIELD_NUMBER: _ClassVar[int]
     GRACE_FIELD_NUMBER: _ClassVar[int]
     HOST_FIELD_NUMBER: _ClassVar[int]
     MAX_ITEMS_FIELD_NUMBER: _ClassVar[int]
+    DUTY_FIELD_NUMBER: _ClassVar[int]
     dry_run: bool
     grace: _duration_pb2.Duration
     host: str
     max_items: int
-    def __init__(self, dry_run: _Optional[bool] = ..., grace: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., host: _Optional[str] = ..., max_items: _Optional[int] = ...) -> None: ...
+    duty: float
+    def __init__(self, dry_run: _Optional[bool] = ..., grace: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., host: _Optional[str] = ..., max_items: _Optional[int] = ..., duty: _Optional[float] = ...) -> None: ...
 
 class GcCount(_message.Message):
     __slots__ = ("reason", "kind", "candidates", "reclaimed")
