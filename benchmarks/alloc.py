@@ -33,14 +33,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import QUIET_SERVER, database, free_port, ipam_server, percentile
 
 
-def run_clients(count: int, seconds: float, body: Callable[[int, int], None]) -> tuple[int, list[float]]:
-    """Run `body(client, i)` in `count` threads for `seconds`; returns (calls, latencies)."""
+def run_clients(
+    count: int, seconds: float, body: Callable[[int, int], None], until: threading.Event | None = None
+) -> tuple[int, list[float]]:
+    """Run `body(client, i)` in `count` threads for `seconds` (or until `until` is set);
+    returns (calls, latencies)."""
     deadline = time.monotonic() + seconds
     latencies: list[list[float]] = [[] for _ in range(count)]
 
     def loop(client: int) -> None:
         i = 0
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not (until is not None and until.is_set()):
             start = time.perf_counter()
             body(client, i)
             latencies[client].append(time.perf_counter() - start)
