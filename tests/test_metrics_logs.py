@@ -73,9 +73,20 @@ def test_metrics_count_garbage_collection(engine: Engine, metrics: Metrics) -> N
                 conn.execute(text("UPDATE host SET last_seen_at = now() - interval '2 hours'"))
             ipam.run_gc(grace_seconds=3600, dry_run=True)  # not counted: it changes nothing
             ipam.run_gc(grace_seconds=3600)
+            # Releases outside a collection count by their reasons too.
+            ipam.register_host("h2")
+            allocate(ipam, "c2", host="h2")
+            allocate(ipam, "c3", host="h2")
+            ipam.reconcile_host("h2", [("c3", "eth0")])  # the runtime no longer has c2
+            ipam.drain_host("h2")
+            ipam.delete_host("h2")  # c3 and h2's subnet
     finally:
         server.stop(0).wait()
     text_ = generate_latest(metrics.registry).decode()
+    assert 'ipam_gc_reclaimed_total{kind="lease",reason="runtime_gone"} 1.0' in text_
+    assert 'ipam_gc_candidates_total{kind="lease",reason="runtime_gone"} 1.0' in text_
+    assert 'ipam_gc_reclaimed_total{kind="lease",reason="host_deleted"} 1.0' in text_
+    assert 'ipam_gc_reclaimed_total{kind="subnet",reason="host_deleted"} 1.0' in text_
     assert 'ipam_gc_candidates_total{kind="lease",reason="dead_host"} 1.0' in text_
     assert 'ipam_gc_reclaimed_total{kind="lease",reason="dead_host"} 1.0' in text_
     assert 'ipam_gc_reclaimed_total{kind="subnet",reason="dead_host"} 1.0' in text_

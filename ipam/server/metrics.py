@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import QueuePool
 
-from ipam.domain.records import PoolRecord
+from ipam.domain.records import PoolRecord, Reclaimed
 from ipam.server.handlers import Scope, ScopeInterceptor, measured
 from ipam.service.gc import GcReport
 from ipam.store import tx
@@ -81,6 +81,13 @@ class Metrics:
                 kind, reason = key.split(":")
                 counter.labels(reason=reason, kind=kind).inc(count)
         self.gc_duration.observe(report.duration_seconds)
+
+    def observe_released(self, items: Iterable[Reclaimed]) -> None:
+        """Releases outside a collection (runtime reconciliation, host deletion): each one was a
+        candidate and was reclaimed."""
+        for item in items:
+            for counter in (self.gc_candidates, self.gc_reclaimed):
+                counter.labels(reason=item.reason, kind=item.kind).inc()
 
     def interceptor(self) -> grpc.ServerInterceptor:
         return _RpcMetrics(self)

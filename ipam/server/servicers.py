@@ -80,9 +80,10 @@ class PoolServicer(rpc.PoolServiceServicer):
 
 
 class HostServicer(rpc.HostServiceServicer):
-    def __init__(self, engine: Engine, settings: GcSettings) -> None:
+    def __init__(self, engine: Engine, settings: GcSettings, metrics: Metrics | None = None) -> None:
         self.engine = engine
         self.grace = settings.grace_seconds
+        self.metrics = metrics
 
     def RegisterHost(self, request: pb.RegisterHostRequest, context: Ctx) -> pb.Host:
         require_host(request.name, f'register host "{request.name}"')
@@ -106,6 +107,8 @@ class HostServicer(rpc.HostServiceServicer):
 
     def DeleteHost(self, request: pb.DeleteHostRequest, context: Ctx) -> pb.DeleteHostResponse:
         released, kept = gc.delete_host(self.engine, request.name, self.grace)
+        if self.metrics is not None:
+            self.metrics.observe_released(released)
         return pb.DeleteHostResponse(released=[convert.gc_item(item) for item in released], kept_for_history=kept)
 
 
@@ -134,6 +137,8 @@ class GcServicer(rpc.GcServiceServicer):
         require_host(request.host, f'release leases of host "{request.host}"')
         keep = [(key.owner_id, key.interface) for key in request.keep]
         released = gc.reconcile_host(self.engine, request.host, dict(request.match_attributes), keep, request.detail)
+        if self.metrics is not None:
+            self.metrics.observe_released(released)
         return pb.ReconcileHostResponse(released=[convert.gc_item(item) for item in released])
 
     def ListGcRecords(self, request: pb.ListGcRecordsRequest, context: Ctx) -> pb.ListGcRecordsResponse:
@@ -235,8 +240,9 @@ class LeaseServicer(rpc.LeaseServiceServicer):
 
 
 class DockerNetworkServicer(rpc.DockerNetworkServiceServicer):
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, metrics: Metrics | None = None) -> None:
         self.engine = engine
+        self.metrics = metrics
 
     def RequestNetworkPool(self, request: pb.RequestNetworkPoolRequest, context: Ctx) -> pb.NetworkPool:
         require_host(request.host, f'use a Docker network for host "{request.host}"')
@@ -280,6 +286,8 @@ class DockerNetworkServicer(rpc.DockerNetworkServiceServicer):
         released = gc.reconcile_docker_networks(
             self.engine, request.host, request.space, in_use, request.min_age_seconds
         )
+        if self.metrics is not None:
+            self.metrics.observe_released(released)
         return pb.ReconcileNetworksResponse(released=[convert.gc_item(item) for item in released])
 
 
