@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ipam.cli import output, remote
 from ipam.cli.commands import add_noun, add_verb
-from ipam.cli.output import Column, column, time_column
+from ipam.cli.output import Column, column, enum_column, owner_column, time_column
 
 if TYPE_CHECKING:
     from ipam_client import registry_pb
@@ -19,35 +19,27 @@ DEFAULT_INTERFACE = "eth0"
 STATES = ("active", "deleted", "all")
 
 
-def _owner(item: dict[str, Any]) -> str:
-    return f"{item.get('owner_id', '')}/{item.get('interface', '')}"
-
-
 def _addresses(item: dict[str, Any]) -> list[str]:
     return [a.get("address", "") for a in item.get("addresses", [])]
 
 
-def _state(item: dict[str, Any]) -> str:
-    return str(item.get("state", "")).removeprefix("ENDPOINT_STATE_").lower()
-
-
 LIST_COLUMNS = [
     column("id", "id"),
-    Column("owner", _owner),
+    owner_column(),
     column("host", "host"),
     column("network", "network"),
     Column("addresses", _addresses),
-    Column("state", _state),
+    enum_column("state", "state", "ENDPOINT_STATE_"),
     column("labels", "labels"),
 ]
 DETAIL_COLUMNS = [
     column("id", "id"),
-    Column("owner", _owner),
+    owner_column(),
     column("host", "host"),
     column("network", "network"),
     column("mac", "mac"),
     Column("addresses", _addresses),
-    Column("state", _state),
+    enum_column("state", "state", "ENDPOINT_STATE_"),
     column("labels", "labels"),
     time_column("created", "create_time"),
     time_column("updated", "update_time"),
@@ -213,8 +205,9 @@ def _event_line(args: argparse.Namespace, event: registry_pb.EndpointEvent) -> s
     kind = str(item["type"]).removeprefix("ENDPOINT_EVENT_TYPE_").lower()
     labels = ",".join(f"{k}={v}" for k, v in sorted(endpoint.get("labels", {}).items())) or "-"
     addresses = ",".join(_addresses(endpoint)) or "-"
+    owner = owner_column().value(endpoint)
     return (
-        f"{item['revision']} {output.to_seconds(item['time'])} {kind} {_owner(endpoint)} host={endpoint['host']} "
+        f"{item['revision']} {output.to_seconds(item['time'])} {kind} {owner} host={endpoint['host']} "
         f"network={endpoint['network'] or '-'} addresses={addresses} labels={labels}"
     )
 

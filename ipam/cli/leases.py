@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from ipam.cli import output, remote
 from ipam.cli.commands import add_noun, add_verb, key_value
 from ipam.cli.errors import CliError, UsageError
-from ipam.cli.output import Column, column, count, enum_column, time_column
+from ipam.cli.output import Column, column, count, enum_column, owner_column, time_column
 from ipam.cli.progress import progress
 
 if TYPE_CHECKING:
@@ -22,10 +22,6 @@ STATES = ("active", "released", "all")
 
 def state_column() -> Column:
     return enum_column("state", "state", "LEASE_STATE_")
-
-
-def owner_column() -> Column:
-    return Column("owner", lambda item: f"{item.get('owner_id', '')}/{item.get('interface', '')}")
 
 
 LIST_COLUMNS = [

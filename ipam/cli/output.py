@@ -66,6 +66,11 @@ def enum_column(header: str, key: str, prefix: str) -> Column:
     return Column(header, lambda item: str(_field(item, key)).removeprefix(prefix).lower())
 
 
+def owner_column() -> Column:
+    """An owner key as "owner-id/interface" (leases, endpoints)."""
+    return Column("owner", lambda item: f"{item.get('owner_id', '')}/{item.get('interface', '')}")
+
+
 def to_seconds(timestamp: str) -> str:
     """An RFC 3339 timestamp of the proto3 JSON mapping without its fraction of a second."""
     return timestamp.split(".")[0] + "Z" if "." in timestamp else timestamp
