@@ -57,11 +57,10 @@ class Pace:
 
     def run(self, work: Callable[[Connection], T]) -> T:
         started = time.monotonic()
-        try:
-            return tx.run(self.engine, work)
-        finally:
-            if self.duty < 1:
-                time.sleep((time.monotonic() - started) * (1 - self.duty) / self.duty)
+        result = tx.run(self.engine, work)
+        if self.duty < 1:
+            time.sleep((time.monotonic() - started) * (1 - self.duty) / self.duty)
+        return result
 
 
 @dataclass
