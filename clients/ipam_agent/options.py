@@ -116,16 +116,6 @@ def _docker_host(text: str) -> str:
     return text
 
 
-def _non_negative(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value < math.inf:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, 0 or more, got {text!r}")
-    return value
-
-
 def _plugin_name(text: str) -> str:
     if not text or not all(c.isalnum() or c in "._-" for c in text) or text[0] in ".-":
         raise argparse.ArgumentTypeError(f"expected letters, digits, '.', '_' or '-', got {text!r}")
@@ -154,14 +144,24 @@ def _address(text: str) -> str:
     return text
 
 
-def _positive(text: str) -> float:
+def _seconds(text: str, *, zero: bool) -> float:
+    """A finite number of seconds above 0 (or 0 and more, with `zero`)."""
     try:
         value = float(text)
     except ValueError:
-        value = 0.0
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+        value = math.nan
+    if not (0 <= value < math.inf and (zero or value > 0)):
+        wanted = "a number of seconds, 0 or more" if zero else "a positive number of seconds"
+        raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}")
     return value
+
+
+def _positive(text: str) -> float:
+    return _seconds(text, zero=False)
+
+
+def _non_negative(text: str) -> float:
+    return _seconds(text, zero=True)
 
 
 def _whole_positive(text: str) -> int:
