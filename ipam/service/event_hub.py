@@ -24,7 +24,7 @@ from ipam.domain.records import EndpointEvent
 from ipam.store import events as event_store
 from ipam.store import tx
 from ipam.store.endpoints import endpoint_of
-from ipam.store.notify import Listener
+from ipam.store.notify import run_woken
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,7 @@ class EventHub:
         self._recent: list[EndpointEvent] = []  # consecutive revisions, the newest last
         self._head: int | None = None  # newest revision read from the database
         self._watchers = 0
+        self._next_prune = time.monotonic()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="event-hub", daemon=True)
 
@@ -110,24 +111,15 @@ class EventHub:
     # -- the background thread --------------------------------------------------------------
 
     def _run(self) -> None:
-        next_prune = time.monotonic()
-        while not self._stopping.is_set():
-            listener: Listener | None = None
-            try:
-                listener = Listener(self.engine.url, [event_store.PENDING_CHANNEL, event_store.SEQUENCED_CHANNEL])
-                while not self._stopping.is_set():
-                    self._sequence()
-                    self._follow()
-                    if time.monotonic() >= next_prune:
-                        self._prune()
-                        next_prune = time.monotonic() + self._prune_every
-                    listener.wait(self._poll)
-            except Exception as exc:  # the database is away: try again shortly
-                log.warning("event hub: %s; retrying", str(exc).strip().splitlines()[0] if str(exc) else exc)
-                self._stopping.wait(1.0)
-            finally:
-                if listener is not None:
-                    listener.close()
+        channels = [event_store.PENDING_CHANNEL, event_store.SEQUENCED_CHANNEL]
+        run_woken(self.engine.url, channels, self._stopping, self._step, self._poll, "event hub")
+
+    def _step(self) -> None:
+        self._sequence()
+        self._follow()
+        if time.monotonic() >= self._next_prune:
+            self._prune()
+            self._next_prune = time.monotonic() + self._prune_every
 
     def _sequence(self) -> None:
         while True:

@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
-from typing import TypeVar
 
 from sqlalchemy import Connection, Engine
 
@@ -26,13 +24,12 @@ from ipam.domain.errors import Busy, FailedPrecondition, InvalidArgument
 from ipam.domain.paging import page_of, page_request
 from ipam.domain.records import HistoryRow, Page, Reclaimed
 from ipam.service.networks import leave_network
+from ipam.service.pace import Pace
 from ipam.store import gc as gc_store
 from ipam.store import hosts as host_store
 from ipam.store import networks as network_store
 from ipam.store import spaces as space_store
 from ipam.store import tx
-
-T = TypeVar("T")
 
 # Leases released per transaction: short enough not to hold up allocations on the same rows.
 BATCH = 2000
@@ -44,23 +41,6 @@ class GcSettings:
     grace_seconds: int = liveness.DEFAULT_GRACE_SECONDS
     interval_seconds: float = liveness.DEFAULT_GC_INTERVAL_SECONDS  # 0: no periodic collector
     duty: float = liveness.DEFAULT_GC_DUTY  # of the periodic collector
-
-
-class Pace:
-    """Runs a collection's transactions so that they take at most `duty` of the time: after
-    each, it rests in proportion to how long that one took. A collection takes the CPU of one
-    database connection while it works; on a busy database server that CPU is the allocations'."""
-
-    def __init__(self, engine: Engine, duty: float) -> None:
-        self.engine = engine
-        self.duty = duty
-
-    def run(self, work: Callable[[Connection], T]) -> T:
-        started = time.monotonic()
-        result = tx.run(self.engine, work)
-        if self.duty < 1:
-            time.sleep((time.monotonic() - started) * (1 - self.duty) / self.duty)
-        return result
 
 
 @dataclass

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+import threading
+from collections.abc import Callable, Iterable
 
 import psycopg
 from sqlalchemy.engine import URL
+
+log = logging.getLogger(__name__)
 
 
 class Listener:
@@ -26,3 +30,24 @@ class Listener:
 
     def close(self) -> None:
         self._conn.close()
+
+
+def run_woken(
+    url: URL, channels: Iterable[str], stop: threading.Event, step: Callable[[], None], poll_seconds: float, name: str
+) -> None:
+    """Run `step` until `stop` is set: at once, then whenever a NOTIFY on `channels` arrives or
+    `poll_seconds` pass (the poll covers notifications lost while reconnecting). A database away
+    is logged and tried again a second later."""
+    while not stop.is_set():
+        listener: Listener | None = None
+        try:
+            listener = Listener(url, channels)
+            while not stop.is_set():
+                step()
+                listener.wait(poll_seconds)
+        except Exception as exc:
+            log.warning("%s: %s; retrying", name, str(exc).strip().splitlines()[0] if str(exc) else exc)
+            stop.wait(1.0)
+        finally:
+            if listener is not None:
+                listener.close()
