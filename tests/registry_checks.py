@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Iterator
 
+from sqlalchemy import Engine
+
+from ipam.store import registry_backlog as backlog_store
+from ipam.store import tx
 from ipam_client import IpamClient, IpamClientError, registry_pb
 
 # How long a test waits for an event that must come (a bound against hanging, not a measurement).
@@ -58,3 +63,11 @@ def assert_consecutive(events: list[registry_pb.EndpointEvent], after: int) -> N
 
 def head_revision(client: IpamClient) -> int:
     return client.list_endpoints_page(registry_pb.ListEndpointsRequest(page_size=1)).revision
+
+
+def caught_up(engine: Engine) -> None:
+    """Wait until the servers' workers have applied the registry backlog (migration 0008)."""
+    deadline = time.monotonic() + EVENT_WAIT_SECONDS
+    while tx.run(engine, backlog_store.pending) != (0, 0):
+        assert time.monotonic() < deadline, "the registry backlog was not applied in time"
+        time.sleep(0.05)

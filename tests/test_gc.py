@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import grpc
 import pytest
 from processes import ServerProcess, ServerProcessFactory
-from registry_checks import Watch, assert_consecutive, head_revision, kinds
+from registry_checks import Watch, assert_consecutive, caught_up, head_revision, kinds
 from sqlalchemy import Engine, text
 
 from ipam_client import (
@@ -210,6 +210,7 @@ def test_a_dead_hosts_leases_and_subnets_are_reclaimed_after_the_grace_period(
     history = client.iter_gc_records(host="node-1")
     assert [r.item.kind for r in history] == ["subnet", "lease", "lease", "lease"]  # newest first
     # ... and in the endpoint registry: the endpoints were removed, with events.
+    caught_up(engine)
     removed = {e.owner_id for e in client.iter_endpoints(state=registry_pb.ENDPOINT_STATE_DELETED)}
     assert removed == {"c0", "c1", "c2"}
     assert client.run_gc(grace_seconds=GRACE).counts == []  # nothing left

@@ -55,6 +55,7 @@ def test_metrics_count_rpcs_leases_and_pool_usage(engine: Engine, metrics: Metri
     assert 'ipam_pool_subnets{pool="p",state="total"} 4.0' in text
     assert 'ipam_pool_utilization_ratio{pool="p"}' in text
     assert 'ipam_db_pool_connections{state="in_use"}' in text
+    assert "ipam_registry_backlog_leases 0.0" in text
     assert kept.address
 
 

@@ -37,6 +37,7 @@ from ipam.service import tokens
 from ipam.service.collector import Collector
 from ipam.service.event_hub import DEFAULT_RETENTION, EventHub
 from ipam.service.gc import GcSettings
+from ipam.service.registry_backlog import CatchUpWorker
 from ipam.store.engine import make_engine
 from ipam_client._pb.ipam.v1 import ipam_pb2 as pb
 from ipam_client._pb.ipam.v1 import ipam_pb2_grpc as rpc
@@ -71,14 +72,17 @@ class ServerOptions:
 
 
 class RunningServer:
-    """The gRPC server and the event hub that feeds its watch streams; `stop` ends both."""
+    """The gRPC server, the event hub that feeds its watch streams and the registry's catch-up
+    worker; `stop` ends all three."""
 
-    def __init__(self, server: grpc.Server, hub: EventHub) -> None:
+    def __init__(self, server: grpc.Server, hub: EventHub, catch_up: CatchUpWorker) -> None:
         self.grpc = server
         self.hub = hub
+        self.catch_up = catch_up
 
     def stop(self, grace: float | None) -> threading.Event:
         self.hub.stop()  # watch streams end first: they would hold the grace period to the end
+        self.catch_up.stop()
         return self.grpc.stop(grace)
 
     def __getattr__(self, name: str) -> Any:
@@ -128,9 +132,11 @@ def create_server(
     port = server.add_secure_port(listen, credentials) if credentials else server.add_insecure_port(listen)
     if port == 0:
         raise OSError(f"cannot listen on {listen}")
+    catch_up = CatchUpWorker(engine)
     hub.start()
+    catch_up.start()
     server.start()
-    return RunningServer(server, hub), port
+    return RunningServer(server, hub, catch_up), port
 
 
 def serve(

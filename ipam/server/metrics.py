@@ -1,6 +1,6 @@
 """Prometheus metrics: RPCs by method and code, leases allocated and released, pool usage,
-garbage collection (candidates and reclaims by reason, run time), the database connection pool
-and database errors.
+garbage collection (candidates and reclaims by reason, run time), the registry backlog, the
+database connection pool and database errors.
 
 Each server has its own registry (tests run several servers in one process). Pool usage is read
 from the database when scraped, at most once per USAGE_CACHE_SECONDS, never per RPC.
@@ -23,6 +23,7 @@ from sqlalchemy.pool import QueuePool
 
 from ipam.domain.records import PoolRecord, Reclaimed
 from ipam.server.handlers import Scope, ScopeInterceptor, measured
+from ipam.service import registry_backlog
 from ipam.service.gc import GcReport
 from ipam.store import tx
 
@@ -59,6 +60,7 @@ class Metrics:
         )
         self.registry.register(_PoolUsage(list_pools))
         self.registry.register(_ConnectionPool(engine))
+        self.registry.register(_RegistryBacklog(engine))
         tx.error_observers.append(self._on_db_error)
 
     @classmethod
@@ -148,6 +150,20 @@ class _PoolUsage(Collector):
             assignable = usage.total_addresses - usage.reserved_addresses
             used.add_metric([pool.name], usage.allocated_addresses / assignable if assignable else 0.0)
         yield from (addresses, subnets, used)
+
+
+class _RegistryBacklog(Collector):
+    """Reclaimed leases whose registry bookkeeping the catch-up worker has yet to do: normally 0,
+    for seconds after a dead host's subnet is reclaimed."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def collect(self) -> Iterator[Metric]:
+        _, leases = registry_backlog.pending(self._engine)
+        yield GaugeMetricFamily(
+            "ipam_registry_backlog_leases", "Reclaimed leases the registry has yet to catch up on", value=leases
+        )
 
 
 class _ConnectionPool(Collector):

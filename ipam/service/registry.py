@@ -1,5 +1,6 @@
 """Use cases of the endpoint registry: register, label, get, list, look up by address, and
-where a watch starts. Leases feed the registry by themselves (triggers of migration 0003)."""
+where a watch starts. Leases feed the registry by themselves: the triggers of migration 0006,
+and for a dead host's whole subnet the backlog of migration 0008 (ipam.service.registry_backlog)."""
 
 from __future__ import annotations
 

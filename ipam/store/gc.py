@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError
 
 from ipam.domain.paging import PageRequest
 from ipam.domain.records import HistoryRow, Reclaimed
-from ipam.store import tx
+from ipam.store import registry_backlog, tx
 from ipam.store.sql import Sql, run
 
 # Any 64-bit number that nothing else in the database uses as an advisory lock key.
@@ -260,8 +260,9 @@ def reclaim_dead_subnet(
 ) -> tuple[int, list[Reclaimed]] | None:
     """A dead host's subnet with every lease in it, when all of them are reclaimable (else None):
     the leases are recorded and deleted with the subnet, cheaper than releasing each first
-    (the released rows would go with the subnet anyway). Returns how many leases went, and up
-    to `max_items` of them."""
+    (the released rows would go with the subnet anyway), and their registry bookkeeping is left
+    to the catch-up worker (registry_backlog). Returns how many leases went, and up to
+    `max_items` of them."""
     if run(conn, _LOCK_DEAD_HOST, {"host_id": host_id, "grace": grace}).first() is None:
         return None
     params = {"id": subnet_id, "host_id": host_id, "grace": grace, "listed_at": listed_at}
@@ -269,6 +270,8 @@ def reclaim_dead_subnet(
     if block is None:
         return None
     rows = list(run(conn, _RECORD_SUBNET_LEASES, {"id": subnet_id, "reason": item.reason, "limit": max(max_items, 1)}))
+    # The addresses are free at commit; the registry catches up on them in the background.
+    registry_backlog.defer(conn)
     delete_subnet_recorded(conn, subnet_id, int(block[0]), int(block[1]), item)
     return (int(rows[0][0]) if rows else 0), [_lease(row[1:], item.reason) for row in rows[:max_items]]
 

@@ -323,3 +323,16 @@ class EventSequencer(Base):
     pruned_through: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
 
     __table_args__ = (CheckConstraint("id = 1", name="event_sequencer_one_row"),)
+
+
+class RegistryBacklog(Base):
+    """Leases deleted with a dead host's subnet whose holdings, endpoints and events the
+    registry has yet to bring up to date (migration 0008): one row per deleting statement, `at`
+    the time of the reclaim. Emptied by the registry catch-up worker."""
+
+    __tablename__ = "registry_backlog"
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    at: Mapped[datetime] = _created()
+    lease_ids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger), nullable=False)
+
+    __table_args__ = (CheckConstraint("cardinality(lease_ids) > 0", name="registry_backlog_not_empty"),)
