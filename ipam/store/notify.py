@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 
 import psycopg
 from sqlalchemy.engine import URL
 
 log = logging.getLogger(__name__)
+
+STOP_CHECK_SECONDS = 0.5
 
 
 class Listener:
@@ -44,10 +47,20 @@ def run_woken(
             listener = Listener(url, channels)
             while not stop.is_set():
                 step()
-                listener.wait(poll_seconds)
+                _wait(listener, stop, poll_seconds)
         except Exception as exc:
             log.warning("%s: %s; retrying", name, str(exc).strip().splitlines()[0] if str(exc) else exc)
             stop.wait(1.0)
         finally:
             if listener is not None:
                 listener.close()
+
+
+def _wait(listener: Listener, stop: threading.Event, seconds: float) -> None:
+    """Until a notification arrives, `stop` is set or `seconds` pass (`stop` is looked at every
+    STOP_CHECK_SECONDS: a server stopping does not wait for a long poll)."""
+    deadline = time.monotonic() + seconds
+    while not stop.is_set():
+        left = deadline - time.monotonic()
+        if left <= 0 or listener.wait(min(left, STOP_CHECK_SECONDS)):
+            return
