@@ -12,6 +12,7 @@ import threading
 from datetime import timedelta
 
 import pytest
+from alembic import command
 from prometheus_client import generate_latest
 from sqlalchemy import Engine, text
 
@@ -21,6 +22,7 @@ from ipam.server.metrics import Metrics
 from ipam.service import gc, hosts, pools, registry
 from ipam.service.leases import AddressSpec, AllocateCommand, Allocator, release_owner
 from ipam.service.registry_backlog import catch_up, pending
+from ipam.store.migrate import alembic_config, upgrade
 
 GRACE = 600
 RETENTION = timedelta(days=1)
@@ -179,3 +181,18 @@ def test_other_releases_are_not_deferred(engine: Engine) -> None:
     release_owner(engine, "released", "eth0")
     assert endpoint_states(engine)["released"][0] == "deleted"
     assert pending(engine) == (0, 0)
+
+
+@pytest.mark.usefixtures("hosts_and_pool")
+def test_a_downgrade_applies_the_backlog_first(database_url: str, engine: Engine) -> None:
+    for i in range(2):
+        allocate(engine, "dead", f"c{i}")
+    kill(engine, "dead")
+    collect(engine)
+    (reclaimed_at,) = sql(engine, "SELECT at FROM registry_backlog")[0]
+    command.downgrade(alembic_config(database_url), "0007")
+    try:
+        assert endpoint_states(engine) == {"c0": ("deleted", reclaimed_at), "c1": ("deleted", reclaimed_at)}
+        assert logged(engine)[-2:] == [("c0", "removed"), ("c1", "removed")]
+    finally:
+        upgrade(database_url)
