@@ -8,8 +8,10 @@ with SQL, one pool of /16 host subnets: live hosts holding `--live` active lease
 (silent for a day) holding `--leaked`, 10,000 per host, all allocated a day ago. Then, in one run:
 C clients allocate on the live hosts for T seconds (the baseline rate); the same load runs again
 from a second before one RunGc call (grace 1 h) until the call returns, and the allocations
-completed while that call was in progress give the rate during the sweep; then T seconds more
-(after the sweep: whether the rate drifts by itself). Prints the sweep's duration and what it
+completed while that call was in progress give the rate during the sweep; then until the
+registry has caught up on the reclaimed leases (registry_backlog empty: the servers' catch-up
+worker closes their holdings and ends their endpoints after the sweep), and the rate meanwhile;
+then T seconds more (after it all: whether the rate drifts by itself). Prints the sweep's duration and what it
 reclaimed, the allocation rates and the ratio during/before (the issue's targets: every leaked
 lease reclaimed in under 10 s, allocations during the sweep at least 80% of the baseline), and
 checks that every live lease is still active. `--duty` paces the sweep (RunGc's duty: the share of
@@ -112,6 +114,16 @@ def allocations(
     return calls / seconds, latencies, completed
 
 
+def wait_for_registry(url: str, caught_up: threading.Event, sweep: dict[str, object]) -> None:
+    """Set `caught_up` (and sweep["caught_up"], monotonic) once registry_backlog is empty."""
+    dsn = url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        while conn.execute("SELECT EXISTS (SELECT 1 FROM registry_backlog)").fetchone() == (True,):
+            time.sleep(0.05)
+    sweep["caught_up"] = time.monotonic()
+    caught_up.set()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", help="a scratch PostgreSQL database (default: an embedded PostgreSQL)")
@@ -156,6 +168,13 @@ def main() -> int:
         # The same load, from a second before the sweep until it ends.
         _, during_lat, completed = allocations(address, args.clients, 3600, live_hosts, "during", done)
         collector.join()
+        # The same load again until the registry has caught up on the reclaimed leases (the
+        # servers' catch-up worker empties registry_backlog), then for T seconds more.
+        caught_up = threading.Event()
+        catching_up = threading.Thread(target=wait_for_registry, args=(url, caught_up, sweep))
+        catching_up.start()
+        _, catch_up_lat, catch_up_completed = allocations(address, args.clients, 3600, live_hosts, "catchup", caught_up)
+        catching_up.join()
         after_rate, after_lat, _ = allocations(address, args.clients, args.seconds, live_hosts, "after")
         with IpamClient(address, timeout=60) as ipam:
             after_reply = ipam.run_gc(grace_seconds=GRACE, dry_run=True)
@@ -172,15 +191,26 @@ def main() -> int:
     seconds = end - begin
     # Allocations that completed while the RunGc call was in progress.
     during = sum(1 for t in completed if begin <= t <= end) / seconds
+    caught_up_at = float(sweep["caught_up"])  # type: ignore[arg-type]
+    catch_up_seconds = caught_up_at - end
+    # Under a second the rate says nothing (the registry was done with the sweep: not deferred).
+    catch_up_rate = (
+        sum(1 for t in catch_up_completed if t <= caught_up_at) / catch_up_seconds if catch_up_seconds >= 1 else None
+    )
     print(f"clients={args.clients} seconds={args.seconds} live={args.live:,} leaked={args.leaked:,} duty={args.duty:g}")
     print(f"sweep: {seconds:.2f} s, reclaimed {reclaimed} (target: all {args.leaked:,} leases in under 10 s)")
     print(f"left after the sweep (dry run): {sum(c.candidates for c in after_reply.counts)}")
     print(f"live leases of before the run still active: {live_active[0] if live_active else 0:,} of {args.live:,}")
     print(rate_line("allocations before:", baseline, base_lat))
     print(rate_line("allocations during sweep:", during, during_lat) + "   (latencies: the whole second run)")
-    print(rate_line("allocations after sweep:", after_rate, after_lat))
+    print(f"registry caught up (holdings closed, endpoints ended, events logged) {catch_up_seconds:.2f} s later")
+    if catch_up_rate is not None:
+        print(rate_line("allocations while it caught up:", catch_up_rate, catch_up_lat))
+    print(rate_line("allocations after:", after_rate, after_lat))
     print(
-        f"ratio during/before: {during / baseline:5.2f}   (target >= 0.80)   after/before: {after_rate / baseline:5.2f}"
+        f"ratio during/before: {during / baseline:5.2f}   (target >= 0.80)   "
+        + (f"catching up/before: {catch_up_rate / baseline:5.2f}   " if catch_up_rate is not None else "")
+        + f"after/before: {after_rate / baseline:5.2f}"
     )
     return 0
 
