@@ -5,9 +5,9 @@ Revision ID: 0008
 Revises: 0007
 Create Date: 2026-11-30 04:00:00
 
-Closing 10,000 holdings, ending their endpoints and logging the events costs about three times
-as much as deleting the subnet with its leases, and inside the reclaiming transaction it kept
-the addresses from being reused until it was done. When the transaction says so
+Closing 10,000 holdings, ending their endpoints and logging the events was most of the cost of
+reclaiming a 10,000-lease subnet (0.57-0.85 s of 0.66-0.97 s), and inside the reclaiming
+transaction it kept the addresses from being reused until it was done. When the transaction says so
 (`SET LOCAL ipam.defer_registry = on`, only the collection of a dead host's whole subnet does),
 the delete trigger records the deleted lease ids in `registry_backlog` with the time of the
 reclaim instead. A worker in every server (`ipam.service.registry_backlog`) catches up row by
