@@ -13,7 +13,7 @@ import threading
 from collections import Counter
 
 from processes import ServerProcessFactory
-from registry_checks import Watch, assert_consecutive, head_revision, kinds
+from registry_checks import Watch, assert_consecutive, caught_up, head_revision, kinds
 from sqlalchemy import Engine, text
 
 from ipam_client import AddressSpec, IpamClient
@@ -126,3 +126,32 @@ def _by_owner(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
     for owner, kind in pairs:
         found.setdefault(owner, []).append(kind)
     return found
+
+
+def test_dead_hosts_reclaimed_with_two_replicas_reach_each_watcher_once(
+    server_process_factory: ServerProcessFactory, engine: Engine
+) -> None:
+    """The registry's catch-up on reclaimed subnets runs in both replicas; each backlog row is
+    applied once, so each removed endpoint is one event for every watcher."""
+    replicas = [server_process_factory(), server_process_factory()]
+    with IpamClient(replicas[0].address, retries=0) as on_a, IpamClient(replicas[1].address, retries=0) as on_b:
+        setup(on_a)
+        start = head_revision(on_a)
+        watches = [Watch(on_a, start), Watch(on_b, start)]
+        owners = [f"h{h}-{i}" for h in range(4) for i in range(5)]
+        for owner in owners:
+            on_a.allocate(owner.split("-")[0], owner, "eth0", [AddressSpec(pool="r4")])
+        for watch in watches:
+            assert sorted(kinds(watch.take(len(owners)))) == sorted((owner, "added") for owner in owners)
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE host SET last_seen_at = now() - interval '1 day'"))
+            conn.execute(text("UPDATE lease SET allocated_at = allocated_at - interval '1 day'"))
+            conn.execute(text("UPDATE host_subnet SET created_at = created_at - interval '1 day'"))
+        reply = on_b.run_gc(grace_seconds=3600)
+        assert sum(c.reclaimed for c in reply.counts) == len(owners) + 4  # the leases and 4 subnets
+        seen = [w.take(len(owners)) for w in watches]
+        caught_up(engine)
+        assert all(w.pending() == 0 for w in watches)
+    for events in seen:
+        assert_consecutive(events, start + len(owners))
+        assert sorted(kinds(events)) == sorted((owner, "removed") for owner in owners)
