@@ -150,8 +150,9 @@ def test_an_owner_allocating_again_before_the_catch_up_keeps_its_endpoint(engine
     assert registry.get_endpoint(engine, "", "", record.id).state == "deleted"
 
 
-def test_two_workers_apply_each_row_once(engine: Engine) -> None:
-    """Replicas share the backlog: concurrent workers take different rows (SKIP LOCKED)."""
+def test_workers_skip_a_row_another_holds_and_apply_each_row_once(engine: Engine) -> None:
+    """Replicas share the backlog: a worker passes over the row another worker is applying
+    (SKIP LOCKED) instead of waiting for it, and no row is applied twice."""
     pools.create_pool(engine, pools.PoolSpec("p4", "10.9.0.0/24", 28, cooldown_seconds=0))
     names = [f"dead-{n}" for n in range(6)]
     for name in names:
@@ -163,12 +164,17 @@ def test_two_workers_apply_each_row_once(engine: Engine) -> None:
     assert pending(engine) == (6, 24)
 
     caught_up: list[int] = []
-    workers = [threading.Thread(target=lambda: caught_up.append(catch_up(engine))) for _ in range(2)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    assert sum(caught_up) == 24 and pending(engine) == (0, 0)
+    with engine.connect() as holder:  # a worker busy with the oldest row
+        holder.execute(text("SELECT id FROM registry_backlog ORDER BY id LIMIT 1 FOR UPDATE"))
+        workers = [threading.Thread(target=lambda: caught_up.append(catch_up(engine))) for _ in range(2)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(timeout=30)
+        assert not any(worker.is_alive() for worker in workers), "a worker waited for the held row"
+        assert sum(caught_up) == 20 and pending(engine) == (1, 4)
+        holder.rollback()
+    assert catch_up(engine) == 4 and pending(engine) == (0, 0)
     removed = [owner for owner, kind in logged(engine) if kind == "removed"]
     assert sorted(removed) == sorted(f"{name}-{i}" for name in names for i in range(4))
 
