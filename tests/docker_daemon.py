@@ -147,15 +147,24 @@ class DockerDaemon:
 
 
 def _forget_dead_containerd(pid_file: Path) -> None:
-    """After a SIGKILL of dockerd its containerd dies too, but may linger as a zombie nobody reaps
-    (PID 1 of a container): dockerd would take it for alive and wait for it forever."""
-    try:
-        pid = int(pid_file.read_text().strip())
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, ValueError, IndexError):
-        state = "gone"
+    """The containerd of a dockerd that was stopped or killed: wait until it has died (dockerd
+    starts it with a parent-death SIGKILL, which a busy machine takes a moment to carry out);
+    dockerd would take one still dying for alive and fail to connect to it. Then forget it, also
+    when it lingers as a zombie nobody reaps (PID 1 of a container)."""
+    deadline = time.monotonic() + STOP_SECONDS
+    while (state := _state(pid_file)) not in ("Z", "X", "gone") and time.monotonic() < deadline:
+        time.sleep(0.1)
     if state in ("Z", "X", "gone"):
         pid_file.unlink(missing_ok=True)
+
+
+def _state(pid_file: Path) -> str:
+    """The process state letter (/proc/PID/stat) of the pid in the file, or "gone"."""
+    try:
+        pid = int(pid_file.read_text().strip())
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, ValueError, IndexError):
+        return "gone"
 
 
 def _kill_leftovers(root: Path) -> None:
