@@ -69,7 +69,7 @@ def render(examples: dict[str, str]) -> str:
     for top in parsers():
         for parser in walk(top):
             depth = parser.prog.count(" ")
-            anchor = parser.prog.replace(" ", "-")
+            anchor = parser.prog.replace(" ", "_")  # `ipam agent` and `ipam-agent` both have one
             contents.append(f"{'  ' * depth}- [{parser.prog}](#{anchor})")
             sections.append(f'<a id="{anchor}"></a>\n\n{"#" * min(depth + 2, 4)} `{parser.prog}`\n')
             if parser.prog in examples:
