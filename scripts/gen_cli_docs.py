@@ -35,7 +35,9 @@ Common to every admin command: `--server HOST:PORT` (or `IPAM_SERVER`, default `
 `--token` (or `IPAM_TOKEN`), `--tls`, `--ca-file`, `--cert-file`, `--key-file` (or `IPAM_TLS_CA`,
 `IPAM_TLS_CERT`, `IPAM_TLS_KEY`), `--timeout`. Listings print a table, or `-o json` / `-o yaml` with
 the API's field names. Exit codes: 0 success, 1 failure (one line on stderr, `ipam: error: ...`),
-2 usage, 3 server unreachable.
+2 usage, 3 server unreachable. Listings follow page tokens (`--limit N` stops early); long
+operations (`lease release --all`, `check`) show a progress bar on a terminal and stay quiet when
+piped. Shell completion (bash, zsh): `eval "$(register-python-argcomplete ipam)"`.
 """
 
 
