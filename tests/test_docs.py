@@ -2,7 +2,8 @@
 
 A ```console block right after the line `<!-- runnable -->` in README.md or docs/*.md is run
 against a real server (a fresh database per file, the blocks of a file in order): each `$ ` line is
-a shell command, the lines up to the next command its expected output (stdout and stderr).
+a shell command, the lines up to the next command its expected output (stdout and stderr). A
+runnable ```python block must run without an error (IPAM_SERVER names the server).
 Times, durations and tokens differ from run to run and are compared as placeholders.
 `IPAM_DOCS_UPDATE=1 pytest tests/test_docs.py` writes the outputs of this run into the files instead.
 """
@@ -20,7 +21,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", ROOT / "CHANGELOG.md", *sorted((ROOT / "docs").glob("*.md"))]
-RUNNABLE = re.compile(r"^<!-- runnable -->\n```console\n(.*?)^```$", re.MULTILINE | re.DOTALL)
+RUNNABLE = re.compile(r"^<!-- runnable -->\n```(console|python)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 VOLATILE = [
     (re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)"), "<time>"),
     (re.compile(r"ipam_[0-9a-f]{16}_[0-9a-f]{64}"), "<token>"),
@@ -48,16 +49,22 @@ ADMIN_COMMANDS = {
 
 @dataclass
 class Step:
-    shown: str  # the command as the document shows it, continuation lines and all
-    expected: str
+    shown: str  # the command as the document shows it, continuation lines and all; or Python code
+    expected: str | None  # None: Python, whose output is not compared
 
     @property
     def command(self) -> str:
+        if self.expected is None:
+            return f"python - <<'PY'\n{self.shown}PY"
         return self.shown.removeprefix("$ ").replace("\\\n", "")
 
 
 def blocks(markdown: str) -> list[list[Step]]:
-    return [_steps(block[1]) for block in RUNNABLE.finditer(markdown)]
+    return [_block_steps(block) for block in RUNNABLE.finditer(markdown)]
+
+
+def _block_steps(block: re.Match[str]) -> list[Step]:
+    return _steps(block[2]) if block[1] == "console" else [Step(block[2], None)]
 
 
 def steps(markdown: str) -> list[Step]:
@@ -83,7 +90,10 @@ def rewrite(markdown: str, outputs: list[str]) -> str:
     remaining = iter(outputs)
 
     def block(match: re.Match[str]) -> str:
-        lines = [line for step in _steps(match[1]) for line in (step.shown, next(remaining).rstrip("\n")) if line]
+        if match[1] == "python":
+            next(remaining)
+            return match[0]
+        lines = [line for step in _steps(match[2]) for line in (step.shown, next(remaining).rstrip("\n")) if line]
         return "<!-- runnable -->\n```console\n" + "\n".join(lines) + "\n```"
 
     return RUNNABLE.sub(block, markdown)
@@ -119,7 +129,9 @@ def test_commands_run_as_written(path: Path, server: str, tmp_path: Path) -> Non
             check=False,
         )
         outputs.append(done.stdout)
-        if os.environ.get("IPAM_DOCS_UPDATE"):
+        if step.expected is None:
+            assert done.returncode == 0, f"{step.shown}\n{done.stdout}"
+        if step.expected is None or os.environ.get("IPAM_DOCS_UPDATE"):
             continue
         shown_failure = "error:" in step.expected or step.command.startswith("timeout ")
         assert done.returncode == 0 or (shown_failure and done.returncode in (1, TIMED_OUT)), (
