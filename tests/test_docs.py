@@ -161,3 +161,10 @@ def test_no_lab_notebook(path: Path) -> None:
     prose = CODE.sub("", path.read_text())
     found = [line for line in prose.splitlines() if NOTEBOOK.search(line)]
     assert found == []
+
+
+def test_ci_installs_as_the_readme_says() -> None:
+    """.ci/run runs the README's second Quickstart block, its final `pytest` once per database."""
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    install = ci[ci.index('step "install (README)"') + 1]
+    assert f"```sh\n{install} && pytest\n```" in (ROOT / "README.md").read_text()
