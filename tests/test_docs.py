@@ -168,3 +168,10 @@ def test_ci_installs_as_the_readme_says() -> None:
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     install = ci[ci.index('step "install (README)"') + 1]
     assert f"```sh\n{install} && pytest\n```" in (ROOT / "README.md").read_text()
+
+
+def test_cni_md_lists_every_config_key() -> None:
+    from ipam_cni.config import IPAM_KEYS
+
+    table = re.findall(r"^\| `([\w_]+)`(?: / `([\w_]+)`)? \|", (ROOT / "docs" / "cni.md").read_text(), re.MULTILINE)
+    assert {key for row in table for key in row if key} == set(IPAM_KEYS)
