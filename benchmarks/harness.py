@@ -40,7 +40,7 @@ def database(url: str | None) -> Iterator[str]:
             yield embedded_url
 
 
-# The server as the figures in README were measured: without the per-RPC access log.
+# The server as the figures in docs/benchmarks.md were measured: without the per-RPC access log.
 QUIET_SERVER = ("--log-level", "warning")
 
 

@@ -94,6 +94,16 @@ def test_endpoint_watch_prints_changes_as_json_lines_from_a_revision(server: str
 
 
 @pytest.mark.usefixtures("setup")
+def test_endpoint_watch_with_a_limit_exits_after_that_many_changes(client: IpamClient, ipam_cli: Cli) -> None:
+    client.allocate("h1", "c1", "eth0", [AddressSpec(pool="p4")])
+    client.release_owner("c1", "eth0")
+    client.allocate("h1", "c2", "eth0", [AddressSpec(pool="p4")])
+    lines = ok(ipam_cli("endpoint", "watch", "--since", "0", "--limit", "2")).splitlines()
+    assert [line.split()[2:4] for line in lines] == [["added", "c1/eth0"], ["removed", "c1/eth0"]]
+    assert "expected a positive whole number" in usage_error(ipam_cli("endpoint", "watch", "--limit", "0"))
+
+
+@pytest.mark.usefixtures("setup")
 def test_endpoint_watch_from_a_future_revision_fails_with_the_reason(ipam_cli: Cli) -> None:
     assert "since_revision: 99 is ahead of the newest revision, 0" in one_error_line(
         ipam_cli("endpoint", "watch", "--since", "99"), 1

@@ -17,6 +17,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from importlib.metadata import version
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -49,6 +50,7 @@ def build_parser(prog: str = "ipam-agent") -> argparse.ArgumentParser:
         "Docker's IPAM driver.",
     )
     add_arguments(parser)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version('ipam-registry-client')}")
     parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")
     return parser
 

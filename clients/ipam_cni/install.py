@@ -71,7 +71,8 @@ def install(bin_dir: Path, name: str = PLUGIN_NAME) -> Path:
     return target
 
 
-def command_line(argv: Sequence[str]) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """`ipam-cni install`'s parser (also read by scripts/gen_cli_docs.py)."""
     parser = argparse.ArgumentParser(
         prog="ipam-cni",
         description="The CNI IPAM plugin. Runtimes execute it without arguments; "
@@ -88,7 +89,11 @@ def command_line(argv: Sequence[str]) -> int:
         "bin_dir", nargs="?", default=DEFAULT_BIN_DIR, help=f"the runtime's CNI bin dir (default: {DEFAULT_BIN_DIR})"
     )
     install_parser.add_argument("--name", default=PLUGIN_NAME, help=f"file name (default: {PLUGIN_NAME})")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def command_line(argv: Sequence[str]) -> int:
+    args = build_parser().parse_args(argv)
     try:
         target = install(Path(args.bin_dir), args.name)
     except InstallError as err:

@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from importlib.metadata import version
 
 import argcomplete
 
@@ -74,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ipam", parents=[common], description="Distributed IPAM and endpoint registry."
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version('ipam-registry')}")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     for command in COMMANDS:
         command.register(subparsers, [common])

@@ -118,6 +118,7 @@ def _register_watch(verbs: Any, parents: list[argparse.ArgumentParser]) -> None:
         examples=[
             "ipam endpoint watch",
             "ipam endpoint watch --since 1200 -o json     # resume after revision 1200, one JSON object a line",
+            "ipam endpoint watch --since 0 --limit 10     # the first ten changes kept, then exit",
         ],
         description="Print every endpoint change (added, updated, removed) in commit order, each with its "
         "revision, until Ctrl-C. Reconnects by itself and resumes after the last revision printed. "
@@ -127,6 +128,9 @@ def _register_watch(verbs: Any, parents: list[argparse.ArgumentParser]) -> None:
     )
     watch.add_argument(
         "--since", type=int, metavar="REV", help="changes after this revision (default: from now on; 0: all kept)"
+    )
+    watch.add_argument(
+        "--limit", type=output.positive_int, metavar="N", help="exit after N changes (default: run until interrupted)"
     )
     watch.add_argument("-o", "--output", choices=("table", "json"), default="table", help="(default: table)")
 
@@ -192,8 +196,10 @@ def run_show(args: argparse.Namespace) -> int:
 
 def run_watch(args: argparse.Namespace) -> int:
     with remote.connect(args) as ipam:
-        for event in ipam.watch_endpoints(args.since):
+        for count, event in enumerate(ipam.watch_endpoints(args.since), 1):
             print(_event_line(args, event), flush=True)
+            if count == args.limit:
+                break
     return 0
 
 
