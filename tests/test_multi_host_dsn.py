@@ -36,8 +36,10 @@ def test_the_server_runs_on_a_multi_host_url_whose_first_host_is_down(
 
 
 def test_events_flow_on_a_multi_host_url(server_process_factory: ServerProcessFactory, database_url: str) -> None:
-    """The replica's LISTEN connections (event hub, registry) use every host of the URL as the pool does."""
-    proc = server_process_factory("--database-url", multi_host_url(database_url))
+    """The replica's LISTEN connections (event hub, registry) use every host of the URL as the pool
+    does, and libpq options given in the URL too."""
+    url = multi_host_url(database_url) + "&connect_timeout=3&application_name=ipam-test"
+    proc = server_process_factory("--database-url", url)
     with IpamClient(proc.address, retries=0) as ipam, IpamClient(proc.address) as watcher:
         ipam.create_pool("p", "10.0.0.0/24", 26)
         ipam.register_host("h1")

@@ -23,7 +23,9 @@ class Listener:
         # primary and its standbys) becomes libpq's host and port lists, target_session_attrs kept.
         _, params = engine.dialect.create_connect_args(engine.url)
         params.pop("context", None)
-        self._conn = psycopg.connect(**params, autocommit=True, connect_timeout=5, application_name="ipam-listen")
+        params.setdefault("connect_timeout", 5)  # the URL's own, when it has one
+        params["application_name"] = "ipam-listen"
+        self._conn = psycopg.connect(**params, autocommit=True)
         for channel in channels:
             self._conn.execute(f"LISTEN {channel}")
 
