@@ -143,6 +143,13 @@ class PatroniCluster:
         node.process.wait()
         _kill_postmaster(self.data_dir(node))
 
+    def kill_postmaster(self, node: Node) -> None:
+        """PostgreSQL crashes under a running Patroni."""
+        _kill_postmaster(self.data_dir(node))
+
+    def postmaster_pid(self, node: Node) -> int | None:
+        return _postmaster_pid(self.data_dir(node))
+
     def data_dir(self, node: Node) -> Path:
         return self.root / node.name / "data"
 
@@ -287,11 +294,17 @@ def _wait_or_kill(process: subprocess.Popen[bytes], seconds: float) -> None:
         process.wait()
 
 
+def _postmaster_pid(data_dir: Path) -> int | None:
+    try:
+        return int((data_dir / "postmaster.pid").read_text().split("\n", 1)[0])
+    except (OSError, ValueError):
+        return None
+
+
 def _kill_postmaster(data_dir: Path) -> None:
     """SIGKILL the postmaster of `data_dir`, if one runs (its pid is the first line of postmaster.pid)."""
-    try:
-        pid = int((data_dir / "postmaster.pid").read_text().split("\n", 1)[0])
-    except (OSError, ValueError):
+    pid = _postmaster_pid(data_dir)
+    if pid is None:
         return
     try:
         os.kill(pid, signal.SIGKILL)
