@@ -7,6 +7,7 @@ from processes import ServerProcessFactory, free_port
 from registry_checks import Watch, head_revision, kinds
 from sqlalchemy.engine import URL, make_url
 
+from ipam.store.engine import make_engine
 from ipam_client import AddressSpec, IpamClient
 
 
@@ -48,3 +49,21 @@ def test_events_flow_on_a_multi_host_url(server_process_factory: ServerProcessFa
         assert kinds(watch.take(1)) == [("c1", "added")]
     proc.stop()
     assert "event hub:" not in proc.output()  # no "event hub: <error>; retrying"
+
+
+def test_a_connect_timeout_in_the_url_is_kept(database_url: str) -> None:
+    """libpq spends connect_timeout on each host in turn: the operator's value must win."""
+    engine = make_engine(multi_host_url(database_url) + "&connect_timeout=2")
+    try:
+        with engine.connect() as conn:
+            params = conn.connection.driver_connection.info.get_parameters()  # type: ignore[union-attr]
+        assert params["connect_timeout"] == "2"
+    finally:
+        engine.dispose()
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            params = conn.connection.driver_connection.info.get_parameters()  # type: ignore[union-attr]
+        assert params["connect_timeout"] == "5"
+    finally:
+        engine.dispose()

@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterable
 import psycopg
 from sqlalchemy import Engine
 
+from ipam.store.engine import CONNECT_TIMEOUT_SECONDS
+
 log = logging.getLogger(__name__)
 
 STOP_CHECK_SECONDS = 0.5
@@ -23,7 +25,7 @@ class Listener:
         # primary and its standbys) becomes libpq's host and port lists, target_session_attrs kept.
         _, params = engine.dialect.create_connect_args(engine.url)
         params.pop("context", None)
-        params.setdefault("connect_timeout", 5)  # the URL's own, when it has one
+        params.setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)  # the URL's own, when it has one
         params["application_name"] = "ipam-listen"
         self._conn = psycopg.connect(**params, autocommit=True)
         for channel in channels:
