@@ -26,7 +26,9 @@ from processes import free_port
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 DATABASE = "ipam"
-TTL, LOOP_WAIT, RETRY_TIMEOUT = 6, 1, 2
+# Patroni's ttl, loop_wait and retry_timeout; IPAM_TEST_PATRONI_TIMING="30,10,10" (Patroni's
+# defaults) measures a failover with others.
+TTL, LOOP_WAIT, RETRY_TIMEOUT = (int(s) for s in os.environ.get("IPAM_TEST_PATRONI_TIMING", "6,1,2").split(","))
 STARTUP_SECONDS = 90.0
 
 

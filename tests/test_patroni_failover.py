@@ -39,7 +39,7 @@ from ipam_client import AddressSpec, IpamClient, IpamClientError, registry_pb
 CLIENTS = 4
 OPS_BEFORE = 40  # acknowledged operations (all clients) before the primary is lost
 OPS_AFTER = 15  # acknowledged operations per client after the new primary answered
-CALLER_ATTEMPTS = 200
+UNAVAILABLE_AT_MOST = 120.0  # seconds a caller keeps retrying one operation (as an agent would)
 CALL_TIMEOUT = 30.0
 POOL = "ha-v4"
 T = TypeVar("T")
@@ -77,7 +77,8 @@ class Ledger:
 
 def _call(ledger: Ledger, n: int, what: str, fn: Callable[[], T]) -> T:
     """`fn()` until it succeeds; UNAVAILABLE is retried (and noted), anything else is an error."""
-    for _ in range(CALLER_ATTEMPTS):
+    deadline = time.monotonic() + UNAVAILABLE_AT_MOST
+    while time.monotonic() < deadline:
         try:
             result = fn()
             ledger.ok(n)
@@ -88,7 +89,7 @@ def _call(ledger: Ledger, n: int, what: str, fn: Callable[[], T]) -> T:
             with ledger.lock:
                 ledger.unavailable.append(time.monotonic())
             time.sleep(0.1)
-    raise AssertionError(f"{what}: still UNAVAILABLE after {CALLER_ATTEMPTS} tries")
+    raise AssertionError(f"{what}: still UNAVAILABLE after {UNAVAILABLE_AT_MOST:.0f}s")
 
 
 def _client(target: str, n: int, ledger: Ledger, stop: threading.Event) -> None:
@@ -188,7 +189,7 @@ def _lose_primary(cluster: PatroniCluster, how: str) -> Node:
         # Patroni may restart a crashed primary in place rather than fail over: a new postmaster.
         return leader is other or (leader is old and cluster.postmaster_pid(old) not in (None, old_pid))
 
-    cluster.wait_for(recovered, "new primary", 60)
+    cluster.wait_for(recovered, "new primary", 120)
     leader = cluster.leader()
     assert leader is not None
     print(f"\n{how}: the primary was {old.name}, now {leader.name}")
@@ -268,8 +269,9 @@ def test_losing_the_primary_under_load_loses_nothing_acknowledged(
         runs = [subprocess.Popen([sys.executable, "-m", "ipam", "migrate", "--database-url", url]) for _ in range(2)]
         assert [run.wait(120) for run in runs] == [0, 0]
         engine.dispose()
-        for replica in replicas:
+        for replica in replicas:  # recovered by themselves, with nothing unexpected in their logs
             assert replica.process.poll() is None, replica.output()
+            assert "Traceback" not in replica.output()
 
 
 def _check_ledger(engine: Engine, ledger: Ledger) -> None:
