@@ -241,6 +241,7 @@ def test_losing_the_primary_under_load_loses_nothing_acknowledged(
         for thread in threads:
             thread.start()
         _wait(lambda: len(ledger.successes) >= OPS_BEFORE or bool(ledger.errors), "load before the loss")
+        _wait(lambda: all(w.events for w in watchers), "each watcher streaming before the loss")
         ledger.lost_at = time.monotonic()
         new_primary = _lose_primary(cluster, how)
         # Every client has seen the database go and come back, and worked on for a while.
