@@ -112,7 +112,7 @@ class EventHub:
 
     def _run(self) -> None:
         channels = [event_store.PENDING_CHANNEL, event_store.SEQUENCED_CHANNEL]
-        run_woken(self.engine.url, channels, self._stopping, self._step, self._poll, "event hub")
+        run_woken(self.engine, channels, self._stopping, self._step, self._poll, "event hub")
 
     def _step(self) -> None:
         self._sequence()

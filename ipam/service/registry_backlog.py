@@ -63,7 +63,7 @@ class CatchUpWorker:
             self._thread.join(timeout=30)
 
     def _run(self) -> None:
-        run_woken(self.engine.url, [backlog_store.CHANNEL], self._stop, self._step, self.poll_seconds, "registry")
+        run_woken(self.engine, [backlog_store.CHANNEL], self._stop, self._step, self.poll_seconds, "registry")
 
     def _step(self) -> None:
         if leases := catch_up(self.engine, self.duty, self._stop):

@@ -26,12 +26,15 @@ def redact(url: str) -> str:
         return "<unparsable URL>"
 
 
+CONNECT_TIMEOUT_SECONDS = 5
+
+
 def make_engine(url: str, *, pool_size: int = 20) -> Engine:
+    url = normalize_url(url)
+    connect_args: dict[str, object] = {"application_name": "ipam"}
+    # connect_args override the URL's query: keep a connect_timeout the URL gives (libpq spends
+    # it on each host of a multi-host URL, so an operator may well want it shorter).
+    if "connect_timeout" not in make_url(url).query:
+        connect_args["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
     # No pre-ping: it costs a round trip per transaction; ipam.store.tx retries a dead connection.
-    return create_engine(
-        normalize_url(url),
-        pool_size=pool_size,
-        max_overflow=pool_size,
-        pool_recycle=1800,
-        connect_args={"connect_timeout": 5, "application_name": "ipam"},
-    )
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800, connect_args=connect_args)

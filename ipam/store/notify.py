@@ -8,7 +8,9 @@ import time
 from collections.abc import Callable, Iterable
 
 import psycopg
-from sqlalchemy.engine import URL
+from sqlalchemy import Engine
+
+from ipam.store.engine import CONNECT_TIMEOUT_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -18,9 +20,14 @@ STOP_CHECK_SECONDS = 0.5
 class Listener:
     """LISTEN on `channels` over its own autocommit connection (not one of the engine's pool)."""
 
-    def __init__(self, url: URL, channels: Iterable[str]) -> None:
-        conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
-        self._conn = psycopg.connect(conninfo, autocommit=True, connect_timeout=5, application_name="ipam-listen")
+    def __init__(self, engine: Engine, channels: Iterable[str]) -> None:
+        # The engine's own translation of its URL: a multi-host URL (host=a:5432&host=b:5432, for a
+        # primary and its standbys) becomes libpq's host and port lists, target_session_attrs kept.
+        _, params = engine.dialect.create_connect_args(engine.url)
+        params.pop("context", None)
+        params.setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)  # the URL's own, when it has one
+        params["application_name"] = "ipam-listen"
+        self._conn = psycopg.connect(**params, autocommit=True)
         for channel in channels:
             self._conn.execute(f"LISTEN {channel}")
 
@@ -36,7 +43,12 @@ class Listener:
 
 
 def run_woken(
-    url: URL, channels: Iterable[str], stop: threading.Event, step: Callable[[], None], poll_seconds: float, name: str
+    engine: Engine,
+    channels: Iterable[str],
+    stop: threading.Event,
+    step: Callable[[], None],
+    poll_seconds: float,
+    name: str,
 ) -> None:
     """Run `step` until `stop` is set: at once, then whenever a NOTIFY on `channels` arrives or
     `poll_seconds` pass (the poll covers notifications lost while reconnecting). A database away
@@ -44,7 +56,7 @@ def run_woken(
     while not stop.is_set():
         listener: Listener | None = None
         try:
-            listener = Listener(url, channels)
+            listener = Listener(engine, channels)
             while not stop.is_set():
                 step()
                 _wait(listener, stop, poll_seconds)
