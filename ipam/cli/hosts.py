@@ -200,6 +200,7 @@ def run_update(args: argparse.Namespace) -> int:
 
 def run_delete(args: argparse.Namespace) -> int:
     from ipam.cli.gc import ITEM_COLUMNS
+    from ipam.cli.subnets import kept_line
 
     with remote.connect(args) as ipam:
         reply = ipam.delete_host(args.name)
@@ -208,6 +209,8 @@ def run_delete(args: argparse.Namespace) -> int:
         subnets = len(reply.released) - leases
         released = f"{output.count(leases, 'lease')} and {output.count(subnets, 'host subnet')}"
         print(f'deleted host "{args.name}", released {released}')
+        for kept in reply.kept:
+            print(f"{kept_line(kept)}; the host stays listed, drained, until they end")
         if reply.kept_for_history:
             print("the host stays listed, drained and holding nothing: the endpoint history refers to it")
         if reply.released:

@@ -65,8 +65,6 @@ _RELEASE_DEAD = Sql(
     _RELEASE_RECORDED.format(condition=f"l.host_id = :host_id AND l.allocated_at < {_GRACE} AND NOT {_NETWORK_WIDE}")
 )
 _RELEASE_GONE = Sql(_RELEASE_RECORDED.format(condition="l.host_id = :host_id"))
-_RELEASE_IN_SUBNET = Sql(_RELEASE_RECORDED.format(condition="l.subnet_id = :subnet_id"))
-_ACTIVE_IN_SUBNET = Sql("SELECT id FROM lease WHERE subnet_id = :subnet_id AND state = 'active'")
 
 _SUBNET_COLUMNS = "hs.id, h.name AS host, sp.name AS space, p.name AS pool, CAST(hs.cidr AS text) AS target"
 _SUBNET_JOINS = (
@@ -244,15 +242,6 @@ def release_gone(
     """Release leases the runtime reported gone (still active, not re-allocated since listing)."""
     params = {"ids": ids, "host_id": host_id, "listed_at": listed_at, "reason": reason, "detail": detail}
     return [_lease(row, reason) for row in run(conn, _RELEASE_GONE, params)]
-
-
-def release_in_subnet(conn: Connection, subnet_id: int, reason: str) -> list[Reclaimed]:
-    """Release every active lease in the subnet, whichever host holds it."""
-    ids = [int(row[0]) for row in run(conn, _ACTIVE_IN_SUBNET, {"subnet_id": subnet_id})]
-    if not ids:
-        return []
-    params = {"ids": ids, "subnet_id": subnet_id, "listed_at": database_now(conn), "reason": reason, "detail": ""}
-    return [_lease(row, reason) for row in run(conn, _RELEASE_IN_SUBNET, params)]
 
 
 def reclaim_dead_subnet(
