@@ -10,7 +10,7 @@ import json
 import pytest
 from cli_checks import Cli, ok
 from sqlalchemy import Engine
-from test_gc import GRACE, age, silence
+from test_gc import GRACE, age, silence, sql
 
 from ipam_client import AddressSpec, IpamClient, pb
 
@@ -87,3 +87,21 @@ def test_gc_frees_the_block_once_the_borrowed_lease_ends(
     client.release_owner("cid-vm", "eth0")
     assert [(i.kind, i.target) for i in client.run_gc(grace_seconds=GRACE).items] == [("subnet", block)]
     assert client.acquire_subnet("other3", "pr-v4").cidr == block  # the block is free again
+
+
+def test_gc_frees_a_drained_live_hosts_kept_block_once_the_borrowed_lease_ends(
+    ipam_cli: Cli, client: IpamClient, engine: Engine, borrowed: tuple[str, str]
+) -> None:
+    """other2's agent still heartbeats after the delete: the block goes as a drained host's empty subnet."""
+    block, _ = borrowed
+    ok(ipam_cli("host", "drain", "other2"))
+    ok(ipam_cli("host", "delete", "other2"))
+    sql(engine, "UPDATE host_subnet SET created_at = now() - make_interval(secs => :s)", s=2 * GRACE)
+    assert [i.target for i in client.run_gc(grace_seconds=GRACE).items] == []  # still held by vm
+    client.release_owner("cid-vm", "eth0")
+    assert [i.target for i in client.run_gc(grace_seconds=GRACE).items] == []  # empty, not for the grace period
+    sql(engine, "UPDATE lease SET released_at = now() - make_interval(secs => :s)", s=2 * GRACE)
+    reclaimed = client.run_gc(grace_seconds=GRACE).items
+    assert [(i.reason, i.kind, i.target) for i in reclaimed] == [(pb.GC_REASON_EMPTY_SUBNET, "subnet", block)]
+    assert client.acquire_subnet("other3", "pr-v4").cidr == block
+

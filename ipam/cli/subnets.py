@@ -90,12 +90,17 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
         help="release a host subnet back to its pool",
         examples=[
             "ipam subnet release 10.1.4.0/24",
-            "ipam subnet release 10.1.4.0/24 --force   # also releases its active leases",
+            "ipam subnet release 10.1.4.0/24 --force   # also releases its host's active leases",
         ],
     )
     release.add_argument("cidr")
     remote.add_space_option(release)
-    release.add_argument("--force", action="store_true", help="release even when the subnet holds active leases")
+    release.add_argument(
+        "--force",
+        action="store_true",
+        help="release even when the subnet holds active leases of its host; other hosts' leases in it "
+        "(borrowed addresses) are never released: the subnet then stays (docs/address-ownership.md)",
+    )
 
 
 def run_create(args: argparse.Namespace) -> int:

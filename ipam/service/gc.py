@@ -4,9 +4,9 @@ A run holds the cluster-wide GC lock (one replica at a time), takes the database
 moment its candidate list is made, and reclaims in short transactions (a batch of leases, one
 subnet) so that allocations go on meanwhile; each transaction checks every condition again
 (ipam.store.gc). Reasons, in order: leases of hosts silent past the grace period, then those
-hosts' subnets; empty host subnets of other hosts beyond their newest one per pool, empty for
-the grace period. Leases the runtime reports gone are reclaimed by `reconcile_host` (CNI GC) and
-`reconcile_docker_networks` (the agent's Docker reconciliation).
+hosts' subnets; empty host subnets of other hosts beyond their newest one per pool (any of a
+drained host), empty for the grace period. Leases the runtime reports gone are reclaimed by
+`reconcile_host` (CNI GC) and `reconcile_docker_networks` (the agent's Docker reconciliation).
 """
 
 from __future__ import annotations

@@ -80,6 +80,9 @@ _HAS_NEWER = (
     "EXISTS (SELECT 1 FROM host_subnet newer WHERE newer.host_id = hs.host_id "
     "AND newer.pool_id = hs.pool_id AND newer.id > hs.id)"
 )
+# A live host's empty subnet is surplus beyond its newest one per pool, or any of a drained host
+# (it takes no new allocations): a subnet `host delete` kept for borrowed leases goes so.
+_SURPLUS = f"({_HAS_NEWER} OR h.drained_at IS NOT NULL)"
 # An active lease in the subnet that this collection must not reclaim (another host's, or young).
 _KEEPS_A_LEASE = (
     "EXISTS (SELECT 1 FROM lease l WHERE l.subnet_id = hs.id AND l.state = 'active' "
@@ -105,7 +108,7 @@ _RECORD_SUBNET_LEASES = Sql(
 _SURPLUS_SUBNETS = Sql(
     f"SELECT {_SUBNET_COLUMNS} FROM host_subnet hs {_SUBNET_JOINS} "
     f"WHERE h.last_seen_at >= {_GRACE} AND (CAST(:host AS text) IS NULL OR h.name = :host) "
-    f"AND {_EMPTY_LONG_ENOUGH} AND {_HAS_NEWER} ORDER BY hs.id"
+    f"AND {_EMPTY_LONG_ENOUGH} AND {_SURPLUS} ORDER BY hs.id"
 )
 # Locks the subnet (allocations into it wait) and checks the reason again.
 _LOCK_SUBNET = (
@@ -114,7 +117,7 @@ _LOCK_SUBNET = (
 )
 _LOCK_DEAD_SUBNET = Sql(_LOCK_SUBNET.format(condition=f"h.last_seen_at < {_GRACE} AND {_NO_ACTIVE_LEASE}"))
 _LOCK_SURPLUS_SUBNET = Sql(
-    _LOCK_SUBNET.format(condition=f"h.last_seen_at >= {_GRACE} AND {_EMPTY_LONG_ENOUGH} AND {_HAS_NEWER}")
+    _LOCK_SUBNET.format(condition=f"h.last_seen_at >= {_GRACE} AND {_EMPTY_LONG_ENOUGH} AND {_SURPLUS}")
 )
 _DELETE_SUBNET = Sql("DELETE FROM host_subnet WHERE id = :id")
 _FREE_BLOCK = Sql("INSERT INTO free_block (pool_id, idx) VALUES (:pool_id, :idx) ON CONFLICT DO NOTHING")
