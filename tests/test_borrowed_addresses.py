@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import threading
+import time
+from typing import Any
 
 import pytest
 from cli_checks import Cli, ok
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from test_gc import GRACE, age, silence, sql
 
 from ipam_client import AddressSpec, IpamClient, pb
@@ -105,3 +108,39 @@ def test_gc_frees_a_drained_live_hosts_kept_block_once_the_borrowed_lease_ends(
     assert [(i.reason, i.kind, i.target) for i in reclaimed] == [(pb.GC_REASON_EMPTY_SUBNET, "subnet", block)]
     assert client.acquire_subnet("other3", "pr-v4").cidr == block
 
+
+def test_a_specific_address_whose_subnet_goes_meanwhile_claims_the_block_again(
+    client: IpamClient, engine: Engine
+) -> None:
+    """The subnet is read, then deleted (host delete, subnet release) before the lease's insert
+    commits: the insert fails its foreign key and the retry claims the block for the requester."""
+    client.create_pool("pr-v4", "10.128.0.0/16", 24)
+    client.register_host("other2")
+    client.register_host("vm")
+    block = client.acquire_subnet("other2", "pr-v4").cidr
+    address = str(ipaddress.ip_network(block)[5])
+    got: list[Any] = []
+    with engine.connect() as conn:
+        deleting = conn.begin()
+        conn.execute(text("DELETE FROM host_subnet WHERE cidr = CAST(:b AS cidr)"), {"b": block})
+        worker = threading.Thread(
+            target=lambda: got.append(client.allocate("vm", "cid", "eth0", [AddressSpec("pr-v4", address=address)]))
+        )
+        worker.start()
+        _wait_for_a_lock_wait(engine)  # the insert's foreign key check waits for the delete
+        deleting.commit()
+    worker.join()
+    (lease,) = got[0].leases
+    assert (lease.address, lease.subnet, lease.host) == (address, block, "vm")
+    assert [s.host for s in client.list_subnets(address=address)] == ["vm"]
+
+
+def _wait_for_a_lock_wait(engine: Engine) -> None:
+    waiting = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+    )
+    while True:
+        with engine.connect() as conn:
+            if conn.execute(waiting).scalar():
+                return
+        time.sleep(0.05)

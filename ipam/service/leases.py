@@ -33,6 +33,9 @@ _RACES = (
     # An insert whose ON CONFLICT arbiter (subnet_id, offset) passed before a concurrent insert of
     # the same slot committed meets the other unique index instead: the retry sees the slot taken.
     "lease_one_active_per_address",
+    # The subnet a specific address was to go into was deleted meanwhile (host delete, subnet
+    # release): the retry claims the block again.
+    "lease_subnet_id_fkey",
 )
 STATES = ("active", "released")
 
