@@ -39,9 +39,9 @@ WARMUP = 50
 
 # The allocator's own rows: offset -> address in the subnet, active, one owner key each.
 _FILL = text(
-    'INSERT INTO lease (subnet_id, pool_id, host_id, "offset", address, owner_id, interface, state, '
+    'INSERT INTO lease (subnet_id, pool_id, space_id, host_id, "offset", address, owner_id, interface, state, '
     "allocated_at, released_at) "
-    "SELECT hs.id, hs.pool_id, hs.host_id, g, CAST(host(hs.cidr) AS inet) + g, 'fill-' || g, 'eth0', "
+    "SELECT hs.id, hs.pool_id, hs.space_id, hs.host_id, g, CAST(host(hs.cidr) AS inet) + g, 'fill-' || g, 'eth0', "
     "CASE WHEN g < :first + :released THEN 'released' ELSE 'active' END, "
     "now() - interval '1 day', "
     "CASE WHEN g < :first + :released THEN now() - interval '1 hour' + g * interval '1 millisecond' END "

@@ -80,8 +80,9 @@ def load(url: str, live: int, leaked: int) -> None:
         conn.execute("UPDATE pool SET next_block = (SELECT max(idx) + 1 FROM host_subnet) WHERE name = %s", (POOL,))
         for prefix, total in parts:
             conn.execute(
-                'INSERT INTO lease (subnet_id, pool_id, host_id, "offset", address, owner_id, interface, state, '
-                "allocated_at) SELECT hs.id, hs.pool_id, hs.host_id, n, hs.cidr + n, h.name || '-' || n, 'eth0', "
+                'INSERT INTO lease (subnet_id, pool_id, space_id, host_id, "offset", address, owner_id, interface, '
+                "state, allocated_at) SELECT hs.id, hs.pool_id, hs.space_id, hs.host_id, n, hs.cidr + n, "
+                "h.name || '-' || n, 'eth0', "
                 "'active', now() - interval '1 day' FROM host_subnet hs JOIN host h ON h.id = hs.host_id "
                 "CROSS JOIN generate_series(2, %s) n WHERE h.name LIKE %s "
                 "AND (split_part(h.name, '-', 2)::int - 1) * %s + n - 2 < %s",

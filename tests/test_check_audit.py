@@ -62,6 +62,28 @@ def test_a_consistent_system_has_no_problems() -> None:
     assert run(consistent()) == []
 
 
+def test_a_borrowed_lease_is_consistent() -> None:
+    """h2 holds an address it asked for inside h1's subnet (docs/address-ownership.md)."""
+    data = consistent()
+    data["leases"].append(lease("10.0.0.3", "10.0.0.0/30", "a", "h2", "ctr-9"))
+    assert run(data) == []
+
+
+def test_a_lease_borrowed_from_an_unregistered_host_is_reported() -> None:
+    data = consistent()
+    data["subnets"].append({"cidr": "10.0.0.8/30", "pool": "a", "space": "default", "host": "gone"})
+    data["leases"].append(lease("10.0.0.9", "10.0.0.8/30", "a", "h2", "ctr-9"))
+    assert [(p.kind, p.subject, p.message) for p in run(data)] == [
+        ("subnet_without_host", "10.0.0.8/30", 'host subnet 10.0.0.8/30 of pool "a" belongs to unknown host "gone"'),
+        (
+            "lease_borrowed_from_unknown_host",
+            "10.0.0.9",
+            'lease 10.0.0.9 of ctr-9/eth0 on host "h2" is borrowed from host subnet 10.0.0.8/30 of '
+            'host "gone", which is not registered',
+        ),
+    ]
+
+
 def test_nothing_at_all_is_consistent() -> None:
     assert audit([], [], [], []) == []
 
@@ -103,13 +125,13 @@ CASES: list[tuple[str, Callable[[Data], None], list[tuple[str, str]], str]] = [
     (
         "a subnet without a host",
         _set("subnets", 2, host=""),
-        [("subnet_without_host", "10.0.1.0/30")],
+        [("subnet_without_host", "10.0.1.0/30"), ("lease_borrowed_from_unknown_host", "10.0.1.2")],
         'host subnet 10.0.1.0/30 of pool "b" has no host',
     ),
     (
         "a subnet of an unknown host",
         _set("subnets", 2, host="ghost"),
-        [("subnet_without_host", "10.0.1.0/30")],
+        [("subnet_without_host", "10.0.1.0/30"), ("lease_borrowed_from_unknown_host", "10.0.1.2")],
         'unknown host "ghost"',
     ),
     (
@@ -248,7 +270,12 @@ def test_problems_are_sorted_by_kind_and_the_input_is_not_changed() -> None:
     data["subnets"][2]["host"] = ""
     before = copy.deepcopy(data)
     kinds = [p.kind for p in run(data)]
-    assert kinds == ["subnet_without_host", "lease_unknown_host", "lease_in_disabled_pool"]
+    assert kinds == [
+        "subnet_without_host",
+        "lease_unknown_host",
+        "lease_borrowed_from_unknown_host",
+        "lease_in_disabled_pool",
+    ]
     assert data == before
 
 

@@ -228,8 +228,9 @@ def test_a_bulk_reclaim_reaches_watchers_as_one_event_per_endpoint(client: IpamC
     assert kinds(watch.take(1)) == [("first", "added")]
     sql(  # one statement: the way a bulk change reaches the triggers
         engine,
-        'INSERT INTO lease (subnet_id, pool_id, host_id, "offset", address, owner_id, interface, state) '
-        "SELECT l.subnet_id, l.pool_id, l.host_id, l.offset + n, l.address + n, 'bulk-' || n, 'eth0', 'active' "
+        'INSERT INTO lease (subnet_id, pool_id, space_id, host_id, "offset", address, owner_id, interface, state) '
+        "SELECT l.subnet_id, l.pool_id, l.space_id, l.host_id, l.offset + n, l.address + n, 'bulk-' || n, 'eth0', "
+        "'active' "
         "FROM lease l CROSS JOIN generate_series(1, 2499) n WHERE l.owner_id = 'first'",
     )
     added = watch.take(2499)
@@ -322,8 +323,9 @@ def test_allocations_during_a_collection_are_never_lost(client: IpamClient, engi
     )
     sql(
         engine,
-        'INSERT INTO lease (subnet_id, pool_id, host_id, "offset", address, owner_id, interface, state, allocated_at) '
-        "SELECT hs.id, hs.pool_id, hs.host_id, n, '10.0.0.0'::inet + n, 'old-' || n, 'eth0', 'active', "
+        'INSERT INTO lease (subnet_id, pool_id, space_id, host_id, "offset", address, owner_id, interface, state, '
+        "allocated_at) SELECT hs.id, hs.pool_id, hs.space_id, hs.host_id, n, '10.0.0.0'::inet + n, 'old-' || n, "
+        "'eth0', 'active', "
         "now() - interval '1 day' FROM host_subnet hs, generate_series(2, 5001) n",
     )
     sql(engine, "UPDATE pool SET next_block = 1 WHERE name = 'big'")
@@ -405,8 +407,9 @@ def test_two_replicas_never_collect_at_the_same_moment(two_replicas: list[Server
     )
     sql(
         engine,
-        'INSERT INTO lease (subnet_id, pool_id, host_id, "offset", address, owner_id, interface, state, allocated_at) '
-        "SELECT hs.id, hs.pool_id, hs.host_id, n, '10.0.0.0'::inet + n, 'old-' || n, 'eth0', 'active', "
+        'INSERT INTO lease (subnet_id, pool_id, space_id, host_id, "offset", address, owner_id, interface, state, '
+        "allocated_at) SELECT hs.id, hs.pool_id, hs.space_id, hs.host_id, n, '10.0.0.0'::inet + n, 'old-' || n, "
+        "'eth0', 'active', "
         "now() - interval '1 day' FROM host_subnet hs, generate_series(2, 20001) n",
     )
     silence(engine, "dead", GRACE + 60)

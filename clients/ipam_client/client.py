@@ -257,9 +257,11 @@ class IpamClient:
         )
         return self._call(self._subnets.AcquireSubnet, request)
 
-    def release_subnet(self, cidr: str, *, space: str = "", force: bool = False) -> None:
+    def release_subnet(self, cidr: str, *, space: str = "", force: bool = False) -> ipam_pb2.ReleaseSubnetResponse:
+        """Release a host subnet; with `force` even when it holds leases, but other hosts' leases in
+        it are never released: then the subnet stays (the reply's `kept`)."""
         request = ipam_pb2.ReleaseSubnetRequest(cidr=cidr, space=space, force=force)
-        self._call(self._subnets.ReleaseSubnet, request)
+        return self._call(self._subnets.ReleaseSubnet, request)
 
     def iter_subnets(
         self, pool: str = "", host: str = "", *, address: str = "", space: str = "", page_size: int = 0

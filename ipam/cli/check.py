@@ -33,6 +33,7 @@ KINDS = (
     "lease_outside_pool",
     "lease_outside_subnet",
     "lease_unknown_host",
+    "lease_borrowed_from_unknown_host",
     "lease_in_disabled_pool",
     "address_leased_twice",
     "owner_multiple_addresses",
@@ -49,8 +50,9 @@ exit status:
 
 Checks: pools of one space overlapping; host subnets overlapping, without a known host, outside
 their pool, or more per host than the pool's max; active leases outside any pool or their host
-subnet, of unknown hosts, in a disabled pool, sharing an address, or an owner key (owner/interface)
-holding two addresses of one pool. The data is read in several calls, not one snapshot: when
+subnet, of unknown hosts, borrowed (in another host's subnet, docs/address-ownership.md) from a
+subnet whose host is not registered, in a disabled pool, sharing an address, or an owner key
+(owner/interface) holding two addresses of one pool. The data is read in several calls, not one snapshot: when
 problems are found everything is read and audited again, and only problems seen both times are
 reported, so changes made while the audit runs are not mistaken for inconsistencies.
 
@@ -210,6 +212,8 @@ def audit(
             )
         if lease["host"] not in host_names:
             problems.append(Problem("lease_unknown_host", subject, f"{who}: the host is not registered"))
+        if subnet is not None and not lease.get("docker_network"):
+            problems += _borrowed_from_unknown(who, subject, lease["host"], subnet, host_names)
         holders[(space, subject)].append(f"{lease['owner_id']}/{lease['interface']}")
         owners[(lease["pool"], lease["owner_id"], lease["interface"])].append(subject)
 
@@ -241,6 +245,21 @@ def audit(
                 )
             )
     return sorted(problems, key=lambda p: (KINDS.index(p.kind), p.subject, p.message))
+
+
+def _borrowed_from_unknown(
+    who: str, subject: str, host: str, subnet: tuple[Record, Network], host_names: set[str]
+) -> list[Problem]:
+    """A borrowed lease (in another host's subnet) keeps that subnet: it needs a host to stay with."""
+    lender = subnet[0]["host"]
+    if lender == host or lender in host_names:
+        return []
+    lending = f'host "{lender}", which is not registered' if lender else "no host"
+    return [
+        Problem(
+            "lease_borrowed_from_unknown_host", subject, f"{who} is borrowed from host subnet {subnet[1]} of {lending}"
+        )
+    ]
 
 
 def _network(cidr: str, what: str, problems: list[Problem], subject: str) -> Network | None:

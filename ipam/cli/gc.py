@@ -51,8 +51,8 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
         description="Run garbage collection now, on the server (one replica at a time; the server also "
         "runs it every --gc-interval). It reclaims the leases of hosts silent longer than the grace "
         "period, then their host subnets, and empty host subnets beyond a host's newest one per pool "
-        "that stayed empty for the grace period. Nothing younger than the grace period is touched, and "
-        "each candidate is checked again when it is reclaimed.",
+        "(any of a drained host) that stayed empty for the grace period. Nothing younger than the grace "
+        "period is touched, and each candidate is checked again when it is reclaimed.",
         examples=[
             "ipam gc --dry-run            # what would be reclaimed",
             "ipam gc --grace 1h --host node-7",

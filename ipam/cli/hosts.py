@@ -120,8 +120,10 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
         help="release everything a drained or dead host holds and forget it",
         description="Release every lease and host subnet of a host and forget it. Only a drained host "
         "(`ipam host drain`) or a dead one (silent past the server's grace period): a live host may be "
-        "starting containers. What is released is recorded in `ipam gc history` (host_deleted). An agent "
-        "still running on the host registers it again at its next heartbeat.",
+        "starting containers. What is released is recorded in `ipam gc history` (host_deleted). A host "
+        "subnet in which other hosts hold addresses (borrowed, docs/address-ownership.md) is kept, and "
+        "the host with it, drained, until those leases end. An agent still running on the host "
+        "registers it again at its next heartbeat.",
         examples=["ipam host drain node-1 && ipam host delete node-1", "ipam host delete node-7 -o json"],
     )
     delete.add_argument("name")
@@ -200,6 +202,7 @@ def run_update(args: argparse.Namespace) -> int:
 
 def run_delete(args: argparse.Namespace) -> int:
     from ipam.cli.gc import ITEM_COLUMNS
+    from ipam.cli.subnets import kept_line
 
     with remote.connect(args) as ipam:
         reply = ipam.delete_host(args.name)
@@ -208,6 +211,8 @@ def run_delete(args: argparse.Namespace) -> int:
         subnets = len(reply.released) - leases
         released = f"{output.count(leases, 'lease')} and {output.count(subnets, 'host subnet')}"
         print(f'deleted host "{args.name}", released {released}')
+        for kept in reply.kept:
+            print(f"{kept_line(kept)}; the host stays listed, drained, until they end")
         if reply.kept_for_history:
             print("the host stays listed, drained and holding nothing: the endpoint history refers to it")
         if reply.released:

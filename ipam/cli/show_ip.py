@@ -30,7 +30,9 @@ server could not be reached.
 JSON/YAML fields: address, space, in_pool, role (network|broadcast|gateway|reserved|
 assignable, or null outside any pool), reserved_cidr, lease_state (active|released|
 never_leased), cooldown_until (when a released address is reusable again, while that is
-ahead), pool, subnet and lease (the API's Pool, HostSubnet and Lease messages, or null)."""
+ahead), borrowed_from (the host whose subnet holds an active lease of another host, else
+null; see docs/address-ownership.md), pool, subnet and lease (the API's Pool, HostSubnet and
+Lease messages, or null)."""
 
 
 def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -91,10 +93,18 @@ def build_report(
         "reserved_cidr": reserved_cidr,
         "lease_state": lease_state,
         "cooldown_until": until.strftime("%Y-%m-%dT%H:%M:%SZ") if until else None,
+        "borrowed_from": borrowed_from(subnet, lease),
         "pool": output.record(pool) if pool else None,
         "subnet": output.record(subnet) if subnet else None,
         "lease": output.record(lease) if lease else None,
     }
+
+
+def borrowed_from(subnet: pb.HostSubnet | None, lease: pb.Lease | None) -> str | None:
+    """The lending host, when the address is actively held by a host in another host's subnet."""
+    if subnet is None or lease is None or lease.state != _active() or subnet.host == lease.host:
+        return None
+    return subnet.host
 
 
 def cooldown_until(pool: pb.Pool | None, lease: pb.Lease | None) -> datetime | None:
@@ -164,6 +174,8 @@ def render(report: dict[str, Any], pool: pb.Pool | None, subnet: pb.HostSubnet |
             role += f", inside reserved {report['reserved_cidr']}"
         rows.append(("role", role))
     rows.extend(_lease_rows(lease, report["cooldown_until"]))
+    if report["borrowed_from"] and subnet is not None:
+        rows.append(("borrowed", f"from host {subnet.host}'s subnet {subnet.cidr} (docs/address-ownership.md)"))
     return output.fields(rows)
 
 

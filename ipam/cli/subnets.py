@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ipam.cli import output, remote
 from ipam.cli.commands import add_noun, add_verb
 from ipam.cli.errors import CliError, UsageError
 from ipam.cli.output import column, time_column, used_column
 from ipam.cli.remote import DEFAULT_SPACE
+
+if TYPE_CHECKING:
+    from ipam_client import pb
 
 COLUMNS = [
     column("cidr", "cidr"),
@@ -87,12 +90,17 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
         help="release a host subnet back to its pool",
         examples=[
             "ipam subnet release 10.1.4.0/24",
-            "ipam subnet release 10.1.4.0/24 --force   # also releases its active leases",
+            "ipam subnet release 10.1.4.0/24 --force   # also releases its host's active leases",
         ],
     )
     release.add_argument("cidr")
     remote.add_space_option(release)
-    release.add_argument("--force", action="store_true", help="release even when the subnet holds active leases")
+    release.add_argument(
+        "--force",
+        action="store_true",
+        help="release even when the subnet holds active leases of its host; other hosts' leases in it "
+        "(borrowed addresses) are never released: the subnet then stays (docs/address-ownership.md)",
+    )
 
 
 def run_create(args: argparse.Namespace) -> int:
@@ -130,6 +138,22 @@ def run_show(args: argparse.Namespace) -> int:
 
 def run_release(args: argparse.Namespace) -> int:
     with remote.connect(args) as ipam:
-        ipam.release_subnet(args.cidr, space=args.space, force=args.force)
-    print(f'host subnet {args.cidr} released from address space "{args.space or DEFAULT_SPACE}"')
+        reply = ipam.release_subnet(args.cidr, space=args.space, force=args.force)
+    if not reply.HasField("kept"):
+        print(f'host subnet {args.cidr} released from address space "{args.space or DEFAULT_SPACE}"')
+        return 0
+    addresses = f" ({', '.join(reply.released)})" if reply.released else ""
+    print(f"released {output.count(len(reply.released), 'lease')} of host subnet {reply.kept.cidr}{addresses}")
+    print(f"{kept_line(reply.kept)}; release the subnet again once they end")
     return 0
+
+
+SHOWN_BORROWED = 5
+
+
+def kept_line(kept: pb.KeptSubnet) -> str:
+    """`kept CIDR: N leases of other hosts (ADDRESS held by OWNER on HOST, ...)`."""
+    held = [f"{b.address} held by {b.owner_id}/{b.interface} on {b.host}" for b in kept.borrowed[:SHOWN_BORROWED]]
+    if len(kept.borrowed) > SHOWN_BORROWED:
+        held.append(f"{len(kept.borrowed) - SHOWN_BORROWED} more")
+    return f"kept {kept.cidr}: {output.count(len(kept.borrowed), 'lease')} of other hosts ({', '.join(held)})"

@@ -116,6 +116,27 @@ class Reclaimed:
 
 
 @dataclass(frozen=True)
+class Borrowed:
+    """An active lease of one host at an address inside another host's subnet."""
+
+    address: str
+    host: str
+    owner_id: str
+    interface: str
+
+
+@dataclass(frozen=True)
+class KeptSubnet:
+    """A host subnet kept (not returned to its pool) because other hosts hold addresses in it."""
+
+    cidr: str
+    space: str
+    pool: str
+    host: str
+    borrowed: list[Borrowed]
+
+
+@dataclass(frozen=True)
 class HistoryRow:
     """A row of the garbage collection history (gc_record)."""
 

@@ -16,6 +16,7 @@ from ipam.domain.layout import GATEWAY_FIRST_USABLE, GATEWAY_NONE
 from ipam.domain.records import (
     HistoryRow,
     HostRecord,
+    KeptSubnet,
     LeaseRecord,
     PoolRecord,
     Reclaimed,
@@ -154,6 +155,14 @@ def gc_item(item: Reclaimed) -> pb.GcItem:
         owner_id=item.owner_id,
         interface=item.interface,
     )
+
+
+def kept_subnet(kept: KeptSubnet) -> pb.KeptSubnet:
+    borrowed = [
+        pb.BorrowedLease(address=b.address, host=b.host, owner_id=b.owner_id, interface=b.interface)
+        for b in kept.borrowed
+    ]
+    return pb.KeptSubnet(cidr=kept.cidr, space=kept.space, pool=kept.pool, host=kept.host, borrowed=borrowed)
 
 
 def gc_report(report: GcReport) -> pb.RunGcResponse:

@@ -106,10 +106,14 @@ class HostServicer(rpc.HostServiceServicer):
         return convert.host(hosts.set_drained(self.engine, request.name, False, self.grace))
 
     def DeleteHost(self, request: pb.DeleteHostRequest, context: Ctx) -> pb.DeleteHostResponse:
-        released, kept = gc.delete_host(self.engine, request.name, self.grace)
+        deletion = gc.delete_host(self.engine, request.name, self.grace)
         if self.metrics is not None:
-            self.metrics.observe_released(released)
-        return pb.DeleteHostResponse(released=[convert.gc_item(item) for item in released], kept_for_history=kept)
+            self.metrics.observe_released(deletion.released)
+        return pb.DeleteHostResponse(
+            released=[convert.gc_item(item) for item in deletion.released],
+            kept_for_history=deletion.kept_for_history,
+            kept=[convert.kept_subnet(k) for k in deletion.kept],
+        )
 
 
 class GcServicer(rpc.GcServiceServicer):
@@ -160,8 +164,9 @@ class SubnetServicer(rpc.SubnetServiceServicer):
         return convert.subnet(record)
 
     def ReleaseSubnet(self, request: pb.ReleaseSubnetRequest, context: Ctx) -> pb.ReleaseSubnetResponse:
-        subnets.release_subnet(self.engine, request.cidr, request.space, request.force)
-        return pb.ReleaseSubnetResponse()
+        release = subnets.release_subnet(self.engine, request.cidr, request.space, request.force)
+        kept = None if release.kept is None else convert.kept_subnet(release.kept)
+        return pb.ReleaseSubnetResponse(kept=kept, released=release.released)
 
     def ListSubnets(self, request: pb.ListSubnetsRequest, context: Ctx) -> pb.ListSubnetsResponse:
         page = subnets.list_subnets(

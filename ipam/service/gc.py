@@ -4,9 +4,9 @@ A run holds the cluster-wide GC lock (one replica at a time), takes the database
 moment its candidate list is made, and reclaims in short transactions (a batch of leases, one
 subnet) so that allocations go on meanwhile; each transaction checks every condition again
 (ipam.store.gc). Reasons, in order: leases of hosts silent past the grace period, then those
-hosts' subnets; empty host subnets of other hosts beyond their newest one per pool, empty for
-the grace period. Leases the runtime reports gone are reclaimed by `reconcile_host` (CNI GC) and
-`reconcile_docker_networks` (the agent's Docker reconciliation).
+hosts' subnets; empty host subnets of other hosts beyond their newest one per pool (any of a
+drained host), empty for the grace period. Leases the runtime reports gone are reclaimed by
+`reconcile_host` (CNI GC) and `reconcile_docker_networks` (the agent's Docker reconciliation).
 """
 
 from __future__ import annotations
@@ -22,13 +22,14 @@ from sqlalchemy import Connection, Engine
 from ipam.domain import docker_reconcile, liveness, validate
 from ipam.domain.errors import Busy, FailedPrecondition, InvalidArgument
 from ipam.domain.paging import page_of, page_request
-from ipam.domain.records import HistoryRow, Page, Reclaimed
+from ipam.domain.records import HistoryRow, KeptSubnet, Page, Reclaimed
 from ipam.service.networks import leave_network
 from ipam.service.pace import Pace
 from ipam.store import gc as gc_store
 from ipam.store import hosts as host_store
 from ipam.store import networks as network_store
 from ipam.store import spaces as space_store
+from ipam.store import subnets as subnet_store
 from ipam.store import tx
 
 # Leases released per transaction: short enough not to hold up allocations on the same rows.
@@ -231,13 +232,22 @@ def _leave_gone_network(
     return [*released, item]
 
 
-def delete_host(engine: Engine, name: str, grace_seconds: int) -> tuple[list[Reclaimed], bool]:
+@dataclass(frozen=True)
+class HostDeletion:
+    released: list[Reclaimed]
+    # The host stays, drained, because the endpoint history refers to it (and nothing is kept).
+    kept_for_history: bool
+    # Its subnets that other hosts still hold addresses in: they and the host stay until those end.
+    kept: list[KeptSubnet]
+
+
+def delete_host(engine: Engine, name: str, grace_seconds: int) -> HostDeletion:
     """Release everything the host holds, give its blocks back, forget it (unless the endpoint
-    history refers to it: then it stays, drained; the flag says so). Only a drained or dead
-    host: a live host may be starting containers right now."""
+    history refers to it, or other hosts hold addresses in its blocks: then it stays, drained).
+    Only a drained or dead host: a live host may be starting containers right now."""
     validate.name("name", name)
 
-    def work(conn: Connection) -> tuple[list[Reclaimed], bool]:
+    def work(conn: Connection) -> HostDeletion:
         host_id, record = host_store.lock_host_by_name(conn, name, grace_seconds)
         if record.drained_at is None and record.state != liveness.DEAD:
             raise FailedPrecondition(
@@ -250,13 +260,18 @@ def delete_host(engine: Engine, name: str, grace_seconds: int) -> tuple[list[Rec
         reclaimed += gc_store.release_gone(conn, host_id, held, listed_at, liveness.HOST_DELETED, "")
         gc_store.rehome_released(conn, host_id)
         reclaimed += gc_store.leave_docker_networks(conn, host_id, liveness.HOST_DELETED)
+        kept: list[KeptSubnet] = []
         for subnet_id, item in gc_store.host_subnets(conn, host_id):
-            reclaimed += gc_store.release_in_subnet(conn, subnet_id, liveness.HOST_DELETED)
-            pool_id, idx = gc_store.subnet_block(conn, subnet_id)
+            pool_id, idx = gc_store.subnet_block(conn, subnet_id)  # locked: nobody borrows meanwhile
+            # What is left active in it is other hosts' (the host's own leases were released above).
+            borrowed = subnet_store.kept_for_borrowers(conn, subnet_id)
+            if borrowed is not None:
+                kept.append(borrowed)
+                continue
             gc_store.delete_subnet_recorded(conn, subnet_id, pool_id, idx, item)
             reclaimed.append(item)
-        kept = not host_store.delete_host(conn, host_id)
-        return reclaimed, kept
+        stays = not host_store.delete_host(conn, host_id)
+        return HostDeletion(reclaimed, stays and not kept, kept)
 
     return tx.run(engine, work)
 

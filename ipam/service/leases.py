@@ -30,6 +30,12 @@ _RACES = (
     "lease_owner_on_one_host",
     "host_subnet_block_once",
     "host_subnet_no_overlap_in_space",
+    # An insert whose ON CONFLICT arbiter (subnet_id, offset) passed before a concurrent insert of
+    # the same slot committed meets the other unique index instead: the retry sees the slot taken.
+    "lease_one_active_per_address",
+    # The subnet a specific address was to go into was deleted meanwhile (host delete, subnet
+    # release): the retry claims the block again.
+    "lease_subnet_id_fkey",
 )
 STATES = ("active", "released")
 

@@ -46,7 +46,13 @@ OPTION_PREFIX_LENGTH = {4: "prefix-length", 6: "prefix-length-v6"}
 OPTIONS = (*OPTION_POOL.values(), *OPTION_PREFIX_LENGTH.values())
 # Races that running again resolves: two requests on one slot, or a host joining a network that
 # its last member was deleting (the membership's foreign key fails; the retry registers it anew).
-_RACES = ("lease_one_per_owner", "lease_owner_on_one_host", "docker_network_host_subnet_id_fkey")
+_RACES = (
+    "lease_one_per_owner",
+    "lease_owner_on_one_host",
+    "docker_network_host_subnet_id_fkey",
+    # As in ipam.service.leases: a concurrent insert of the same slot, seen by the retry.
+    "lease_one_active_per_address",
+)
 
 
 @dataclass(frozen=True)

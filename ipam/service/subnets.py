@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Engine
@@ -11,7 +12,7 @@ from ipam.domain.errors import FailedPrecondition, NotFound
 from ipam.domain.layout import subnet_gateway
 from ipam.domain.network import parse_address, parse_cidr
 from ipam.domain.paging import PageRequest, page_of, page_request
-from ipam.domain.records import Page, PoolRecord, SubnetRecord
+from ipam.domain.records import KeptSubnet, Page, PoolRecord, SubnetRecord
 from ipam.service.allocator import HostRef
 from ipam.service.allocator import acquire_subnet as acquire_in
 from ipam.service.pool_choice import choose_pool, require_known
@@ -40,22 +41,37 @@ def acquire_subnet(engine: Engine, host: str, pool: str, space: str, family: int
     return tx.run(engine, work, retry_on_constraints=_RACES)
 
 
-def release_subnet(engine: Engine, cidr: str, space: str, force: bool) -> None:
+@dataclass(frozen=True)
+class SubnetRelease:
+    # Set when other hosts hold addresses in the subnet: it stays, its own host's leases released.
+    kept: KeptSubnet | None = None
+    released: list[str] = field(default_factory=list)
+
+
+def release_subnet(engine: Engine, cidr: str, space: str, force: bool) -> SubnetRelease:
+    """Delete the subnet and give its block back; with `force` even when it holds leases, except
+    that other hosts' leases in it (borrowed addresses) are never released: then only its own
+    host's leases go and the subnet stays."""
     network = str(parse_cidr("cidr", cidr))
     space = space or DEFAULT_SPACE
 
-    def work(conn: Connection) -> None:
+    def work(conn: Connection) -> SubnetRelease:
         subnet = subnet_store.subnet_by_cidr(conn, space, network)
         if subnet is None:
             raise NotFound(f'no host subnet {network} in address space "{space}"')
+        subnet_store.lock(conn, subnet.id)
         active = subnet_store.active_count(conn, subnet.id)
         if active and not force:
             raise FailedPrecondition(
                 f"host subnet {network} has {active} active lease(s); release them first or use force"
             )
+        kept = subnet_store.kept_for_borrowers(conn, subnet.id)
+        if kept is not None:
+            return SubnetRelease(kept, subnet_store.release_own(conn, subnet.id))
         subnet_store.delete_subnet(conn, subnet)
+        return SubnetRelease()
 
-    tx.run(engine, work)
+    return tx.run(engine, work)
 
 
 def list_subnets(

@@ -65,8 +65,6 @@ _RELEASE_DEAD = Sql(
     _RELEASE_RECORDED.format(condition=f"l.host_id = :host_id AND l.allocated_at < {_GRACE} AND NOT {_NETWORK_WIDE}")
 )
 _RELEASE_GONE = Sql(_RELEASE_RECORDED.format(condition="l.host_id = :host_id"))
-_RELEASE_IN_SUBNET = Sql(_RELEASE_RECORDED.format(condition="l.subnet_id = :subnet_id"))
-_ACTIVE_IN_SUBNET = Sql("SELECT id FROM lease WHERE subnet_id = :subnet_id AND state = 'active'")
 
 _SUBNET_COLUMNS = "hs.id, h.name AS host, sp.name AS space, p.name AS pool, CAST(hs.cidr AS text) AS target"
 _SUBNET_JOINS = (
@@ -82,6 +80,9 @@ _HAS_NEWER = (
     "EXISTS (SELECT 1 FROM host_subnet newer WHERE newer.host_id = hs.host_id "
     "AND newer.pool_id = hs.pool_id AND newer.id > hs.id)"
 )
+# A live host's empty subnet is surplus beyond its newest one per pool, or any of a drained host
+# (it takes no new allocations): a subnet `host delete` kept for borrowed leases goes so.
+_SURPLUS = f"({_HAS_NEWER} OR h.drained_at IS NOT NULL)"
 # An active lease in the subnet that this collection must not reclaim (another host's, or young).
 _KEEPS_A_LEASE = (
     "EXISTS (SELECT 1 FROM lease l WHERE l.subnet_id = hs.id AND l.state = 'active' "
@@ -107,7 +108,7 @@ _RECORD_SUBNET_LEASES = Sql(
 _SURPLUS_SUBNETS = Sql(
     f"SELECT {_SUBNET_COLUMNS} FROM host_subnet hs {_SUBNET_JOINS} "
     f"WHERE h.last_seen_at >= {_GRACE} AND (CAST(:host AS text) IS NULL OR h.name = :host) "
-    f"AND {_EMPTY_LONG_ENOUGH} AND {_HAS_NEWER} ORDER BY hs.id"
+    f"AND {_EMPTY_LONG_ENOUGH} AND {_SURPLUS} ORDER BY hs.id"
 )
 # Locks the subnet (allocations into it wait) and checks the reason again.
 _LOCK_SUBNET = (
@@ -116,7 +117,7 @@ _LOCK_SUBNET = (
 )
 _LOCK_DEAD_SUBNET = Sql(_LOCK_SUBNET.format(condition=f"h.last_seen_at < {_GRACE} AND {_NO_ACTIVE_LEASE}"))
 _LOCK_SURPLUS_SUBNET = Sql(
-    _LOCK_SUBNET.format(condition=f"h.last_seen_at >= {_GRACE} AND {_EMPTY_LONG_ENOUGH} AND {_HAS_NEWER}")
+    _LOCK_SUBNET.format(condition=f"h.last_seen_at >= {_GRACE} AND {_EMPTY_LONG_ENOUGH} AND {_SURPLUS}")
 )
 _DELETE_SUBNET = Sql("DELETE FROM host_subnet WHERE id = :id")
 _FREE_BLOCK = Sql("INSERT INTO free_block (pool_id, idx) VALUES (:pool_id, :idx) ON CONFLICT DO NOTHING")
@@ -244,15 +245,6 @@ def release_gone(
     """Release leases the runtime reported gone (still active, not re-allocated since listing)."""
     params = {"ids": ids, "host_id": host_id, "listed_at": listed_at, "reason": reason, "detail": detail}
     return [_lease(row, reason) for row in run(conn, _RELEASE_GONE, params)]
-
-
-def release_in_subnet(conn: Connection, subnet_id: int, reason: str) -> list[Reclaimed]:
-    """Release every active lease in the subnet, whichever host holds it."""
-    ids = [int(row[0]) for row in run(conn, _ACTIVE_IN_SUBNET, {"subnet_id": subnet_id})]
-    if not ids:
-        return []
-    params = {"ids": ids, "subnet_id": subnet_id, "listed_at": database_now(conn), "reason": reason, "detail": ""}
-    return [_lease(row, reason) for row in run(conn, _RELEASE_IN_SUBNET, params)]
 
 
 def reclaim_dead_subnet(

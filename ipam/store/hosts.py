@@ -37,8 +37,10 @@ _SET_DRAINED = Sql(
     f"WHERE name = :name RETURNING {_COLUMNS}"
 )
 # A host that endpoint history refers to stays (drained, holding nothing): whois must still name it.
+# A host subnet still held (kept for other hosts' leases in it) keeps its host too.
 _DELETE_UNLESS_IN_HISTORY = Sql(
-    "DELETE FROM host WHERE id = :id AND NOT EXISTS (SELECT 1 FROM endpoint WHERE host_id = :id) RETURNING id"
+    "DELETE FROM host WHERE id = :id AND NOT EXISTS (SELECT 1 FROM endpoint WHERE host_id = :id) "
+    "AND NOT EXISTS (SELECT 1 FROM host_subnet WHERE host_id = :id) RETURNING id"
 )
 _KEEP_DRAINED = Sql("UPDATE host SET drained_at = coalesce(drained_at, now()) WHERE id = :id")
 
@@ -101,7 +103,8 @@ def set_drained(conn: Connection, name: str, drained: bool, grace_seconds: int) 
 
 
 def delete_host(conn: Connection, host_id: int) -> bool:
-    """Forget the host; False when the endpoint history refers to it and it stays, drained."""
+    """Forget the host; False when the endpoint history refers to it or it still has a host subnet
+    (kept for other hosts' leases): it stays, drained."""
     if run(conn, _DELETE_UNLESS_IN_HISTORY, {"id": host_id}).first() is not None:
         return True
     run(conn, _KEEP_DRAINED, {"id": host_id})

@@ -55,8 +55,9 @@ _REUSE_MANY = Sql(
     "lease.allocated_at"
 )
 _INSERT_MANY = Sql(
-    'INSERT INTO lease (subnet_id, pool_id, host_id, "offset", address, owner_id, interface, attributes, '
-    "state) SELECT :subnet_id, :pool_id, :host_id, n.off, n.address, n.owner_id, n.interface, "
+    'INSERT INTO lease (subnet_id, pool_id, space_id, host_id, "offset", address, owner_id, interface, '
+    "attributes, state) SELECT :subnet_id, :pool_id, (SELECT space_id FROM pool WHERE id = :pool_id), :host_id, "
+    "n.off, n.address, n.owner_id, n.interface, "
     "CAST(n.attributes AS jsonb), 'active' FROM unnest(CAST(:offsets AS bigint[]), "
     "CAST(:addresses AS inet[]), CAST(:owners AS text[]), CAST(:interfaces AS text[]), "
     "CAST(:attributes AS text[])) AS n(off, address, owner_id, interface, attributes) "
@@ -65,8 +66,9 @@ _INSERT_MANY = Sql(
 )
 # A specific address may take over a released slot whatever its cooldown: it was asked for by name.
 _CLAIM_SPECIFIC = Sql(
-    'INSERT INTO lease (subnet_id, pool_id, host_id, "offset", address, owner_id, interface, attributes, '
-    "state) VALUES (:subnet_id, :pool_id, :host_id, :offset, CAST(:address AS inet), :owner_id, :interface, "
+    'INSERT INTO lease (subnet_id, pool_id, space_id, host_id, "offset", address, owner_id, interface, '
+    "attributes, state) VALUES (:subnet_id, :pool_id, (SELECT space_id FROM pool WHERE id = :pool_id), :host_id, "
+    ":offset, CAST(:address AS inet), :owner_id, :interface, "
     ":attributes, 'active') ON CONFLICT (subnet_id, \"offset\") DO UPDATE SET state = 'active', "
     "host_id = EXCLUDED.host_id, owner_id = EXCLUDED.owner_id, interface = EXCLUDED.interface, "
     "attributes = EXCLUDED.attributes, allocated_at = now(), released_at = NULL "

@@ -15,6 +15,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
     Identity,
     Index,
     Integer,
@@ -75,6 +76,8 @@ class Pool(Base):
         CheckConstraint("family(cidr) = family", name="pool_family_matches_cidr"),
         CheckConstraint("gateway_policy IN ('first_usable', 'none')", name="pool_gateway_policy"),
         CheckConstraint("cooldown_seconds >= 0 AND max_subnets_per_host >= 0", name="pool_non_negative"),
+        # The target of lease_pool_in_space.
+        UniqueConstraint("id", "space_id", name="pool_id_in_space"),
     )
 
 
@@ -153,7 +156,9 @@ class Lease(Base):
     __tablename__ = "lease"
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     subnet_id: Mapped[int] = mapped_column(ForeignKey("host_subnet.id", ondelete="CASCADE"), nullable=False)
-    pool_id: Mapped[int] = mapped_column(ForeignKey("pool.id", ondelete="CASCADE"), nullable=False)
+    pool_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    # The pool's address space (lease_pool_in_space keeps it so): what lease_one_active_per_address is per.
+    space_id: Mapped[int] = mapped_column(Integer, nullable=False)
     host_id: Mapped[int] = mapped_column(ForeignKey("host.id"), nullable=False)
     offset: Mapped[int] = mapped_column(BigInteger, nullable=False)
     address: Mapped[str] = mapped_column(INET, nullable=False)
@@ -165,8 +170,19 @@ class Lease(Base):
     released_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
-        # One row per address slot: an address can never be held twice.
+        # One row per address slot of a subnet.
         UniqueConstraint("subnet_id", "offset", name="lease_one_per_address"),
+        # An address is held by one active lease at most, whichever subnet row the lease is in.
+        Index(
+            "lease_one_active_per_address",
+            "space_id",
+            "address",
+            unique=True,
+            postgresql_where=text("state = 'active'"),
+        ),
+        ForeignKeyConstraint(
+            ["pool_id", "space_id"], ["pool.id", "pool.space_id"], name="lease_pool_in_space", ondelete="CASCADE"
+        ),
         CheckConstraint("state IN ('active', 'released')", name="lease_state"),
         CheckConstraint("(state = 'released') = (released_at IS NOT NULL)", name="lease_released_at"),
         # One active address per owner key and pool: repeated requests return it.

@@ -80,8 +80,9 @@ _REUSE = Sql(
     " FOR UPDATE OF l SKIP LOCKED) RETURNING lease.id"
 )
 _INSERT_LEASE = Sql(
-    'INSERT INTO lease (subnet_id, pool_id, host_id, "offset", address, owner_id, interface, attributes, state) '
-    "VALUES (:subnet_id, :pool_id, :host_id, :offset, CAST(:address AS inet), :owner_id, :interface, "
+    'INSERT INTO lease (subnet_id, pool_id, space_id, host_id, "offset", address, owner_id, interface, '
+    "attributes, state) VALUES (:subnet_id, :pool_id, (SELECT space_id FROM pool WHERE id = :pool_id), :host_id, "
+    ":offset, CAST(:address AS inet), :owner_id, :interface, "
     "CAST(:attributes AS jsonb), 'active') ON CONFLICT (subnet_id, \"offset\") DO UPDATE SET state = 'active', "
     "host_id = EXCLUDED.host_id, owner_id = EXCLUDED.owner_id, interface = EXCLUDED.interface, "
     "attributes = EXCLUDED.attributes, allocated_at = now(), released_at = NULL "

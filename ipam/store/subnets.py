@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from ipam.domain.paging import PageRequest
+from ipam.domain.records import Borrowed, KeptSubnet
 from ipam.store.sql import Sql, run
 
 
@@ -67,6 +68,22 @@ _BY_CIDR = Sql(
 )
 _ACTIVE_COUNT = Sql("SELECT count(*) FROM lease WHERE subnet_id = :id AND state = 'active'")
 _DELETE = Sql("DELETE FROM host_subnet WHERE id = :id")
+# FOR UPDATE: new leases in the subnet (whose foreign key takes KEY SHARE) wait until commit.
+_LOCK = Sql("SELECT id FROM host_subnet WHERE id = :id FOR UPDATE")
+# Other hosts' active leases in a host subnet: addresses they asked for by name (borrowed).
+_BORROWED = Sql(
+    "SELECT CAST(hs.cidr AS text) AS cidr, sp.name AS space, p.name AS pool, owner.name AS owner, "
+    "CAST(host(l.address) AS text) AS address, h.name AS host, l.owner_id, l.interface "
+    "FROM lease l JOIN host_subnet hs ON hs.id = l.subnet_id "
+    "JOIN pool p ON p.id = hs.pool_id JOIN address_space sp ON sp.id = hs.space_id "
+    "JOIN host owner ON owner.id = hs.host_id JOIN host h ON h.id = l.host_id "
+    "WHERE l.subnet_id = :id AND l.state = 'active' AND l.host_id <> hs.host_id ORDER BY l.address"
+)
+_RELEASE_OWN = Sql(
+    "UPDATE lease l SET state = 'released', released_at = now() FROM host_subnet hs "
+    "WHERE hs.id = l.subnet_id AND l.subnet_id = :id AND l.host_id = hs.host_id AND l.state = 'active' "
+    "RETURNING CAST(host(l.address) AS text)"
+)
 _LIST = Sql(
     "SELECT hs.id, CAST(hs.cidr AS text) AS cidr, hs.idx, p.name AS pool, sp.name AS space, h.name AS host, "
     "hs.created_at, p.id AS pool_id, "
@@ -144,6 +161,25 @@ def subnet_by_cidr(conn: Connection, space: str, cidr: str) -> SubnetRow | None:
 
 def active_count(conn: Connection, subnet_id: int) -> int:
     return int(run(conn, _ACTIVE_COUNT, {"id": subnet_id}).scalar_one())
+
+
+def lock(conn: Connection, subnet_id: int) -> None:
+    run(conn, _LOCK, {"id": subnet_id})
+
+
+def kept_for_borrowers(conn: Connection, subnet_id: int) -> KeptSubnet | None:
+    """The subnet with the other hosts' active leases in it, or None when there are none (lock
+    the subnet first, so that none is added before commit)."""
+    rows = list(run(conn, _BORROWED, {"id": subnet_id}))
+    if not rows:
+        return None
+    cidr, space, pool, host = rows[0][:4]
+    return KeptSubnet(cidr, space, pool, host, [Borrowed(*row[4:]) for row in rows])
+
+
+def release_own(conn: Connection, subnet_id: int) -> list[str]:
+    """Release the active leases of the subnet's host in it; their addresses."""
+    return [row[0] for row in run(conn, _RELEASE_OWN, {"id": subnet_id})]
 
 
 def delete_subnet(conn: Connection, subnet: SubnetRow) -> None:

@@ -308,12 +308,40 @@ class DeleteHostRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ...) -> None: ...
 
 class DeleteHostResponse(_message.Message):
-    __slots__ = ("released", "kept_for_history")
+    __slots__ = ("released", "kept_for_history", "kept")
     RELEASED_FIELD_NUMBER: _ClassVar[int]
     KEPT_FOR_HISTORY_FIELD_NUMBER: _ClassVar[int]
+    KEPT_FIELD_NUMBER: _ClassVar[int]
     released: _containers.RepeatedCompositeFieldContainer[GcItem]
     kept_for_history: bool
-    def __init__(self, released: _Optional[_Iterable[_Union[GcItem, _Mapping]]] = ..., kept_for_history: _Optional[bool] = ...) -> None: ...
+    kept: _containers.RepeatedCompositeFieldContainer[KeptSubnet]
+    def __init__(self, released: _Optional[_Iterable[_Union[GcItem, _Mapping]]] = ..., kept_for_history: _Optional[bool] = ..., kept: _Optional[_Iterable[_Union[KeptSubnet, _Mapping]]] = ...) -> None: ...
+
+class KeptSubnet(_message.Message):
+    __slots__ = ("cidr", "space", "pool", "host", "borrowed")
+    CIDR_FIELD_NUMBER: _ClassVar[int]
+    SPACE_FIELD_NUMBER: _ClassVar[int]
+    POOL_FIELD_NUMBER: _ClassVar[int]
+    HOST_FIELD_NUMBER: _ClassVar[int]
+    BORROWED_FIELD_NUMBER: _ClassVar[int]
+    cidr: str
+    space: str
+    pool: str
+    host: str
+    borrowed: _containers.RepeatedCompositeFieldContainer[BorrowedLease]
+    def __init__(self, cidr: _Optional[str] = ..., space: _Optional[str] = ..., pool: _Optional[str] = ..., host: _Optional[str] = ..., borrowed: _Optional[_Iterable[_Union[BorrowedLease, _Mapping]]] = ...) -> None: ...
+
+class BorrowedLease(_message.Message):
+    __slots__ = ("address", "host", "owner_id", "interface")
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    HOST_FIELD_NUMBER: _ClassVar[int]
+    OWNER_ID_FIELD_NUMBER: _ClassVar[int]
+    INTERFACE_FIELD_NUMBER: _ClassVar[int]
+    address: str
+    host: str
+    owner_id: str
+    interface: str
+    def __init__(self, address: _Optional[str] = ..., host: _Optional[str] = ..., owner_id: _Optional[str] = ..., interface: _Optional[str] = ...) -> None: ...
 
 class GetHostRequest(_message.Message):
     __slots__ = ("name",)
@@ -378,8 +406,12 @@ class ReleaseSubnetRequest(_message.Message):
     def __init__(self, cidr: _Optional[str] = ..., space: _Optional[str] = ..., force: _Optional[bool] = ...) -> None: ...
 
 class ReleaseSubnetResponse(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("kept", "released")
+    KEPT_FIELD_NUMBER: _ClassVar[int]
+    RELEASED_FIELD_NUMBER: _ClassVar[int]
+    kept: KeptSubnet
+    released: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, kept: _Optional[_Union[KeptSubnet, _Mapping]] = ..., released: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListSubnetsRequest(_message.Message):
     __slots__ = ("pool", "host", "page_size", "page_token", "address", "space")
