@@ -46,6 +46,7 @@ def setup(ipam: IpamClient) -> list[str]:
         lambda: ipam.create_pool("dv", "10.90.0.0/16", 24),
         lambda: ipam.register_host("h1", {"zone": "a"}),
         lambda: ipam.register_host("h2", {"zone": "b"}),
+        lambda: ipam.undrain_host("h1"),  # fuzzed DrainHost calls drain it
         lambda: ipam.create_token("t-admin", "admin"),
     ]
     for owner in ("c0", "c1"):
