@@ -577,7 +577,7 @@ def test_pool_out_of_subnets_on_allocate(client: IpamClient) -> None:
         ("", "c1", "eth0", [P4], InvalidArgument, ("host", "must not be empty")),
         ("h1", "", "eth0", [P4], InvalidArgument, ("owner_id", "must not be empty")),
         ("h1", "c1", "", [P4], InvalidArgument, ("interface", "must not be empty")),
-        ("h1", "c1", "eth\x00", [P4], InvalidArgument, ("interface", "control characters")),
+        ("h1", "c1", "eth\x01", [P4], InvalidArgument, ("interface", "control characters")),
         ("h1", "c1", "e" * 65, [P4], InvalidArgument, ("interface", "64")),
         ("h1", "c1", "eth0", [], InvalidArgument, ("addresses",)),
         ("h1", "c1", "eth0", [AddressSpec(family=5)], InvalidArgument, ("addresses[0].family", "5")),

@@ -21,6 +21,7 @@ from ipam.server.auth import AuthInterceptor
 from ipam.server.errors import ErrorInterceptor
 from ipam.server.metrics import Metrics, serve_metrics
 from ipam.server.registry import EndpointServicer
+from ipam.server.requests import RequestCheckInterceptor
 from ipam.server.servicers import (
     AddressSpaceServicer,
     DockerNetworkServicer,
@@ -99,7 +100,7 @@ def create_server(
     """A started server bound to `listen` ("host:port"; port 0 picks one) and its port.
 
     Raises TlsConfigError for unusable certificate files, before anything listens.
-    Interceptors, outermost first: access log, metrics, auth, errors.
+    Interceptors, outermost first: access log, metrics, auth, errors, request checks.
     """
     credentials = options.tls.credentials() if options.tls is not None else None
     token_cache = TokenCache(lambda token: tokens.authenticate(engine, token)) if options.auth else None
@@ -109,6 +110,7 @@ def create_server(
     if token_cache is not None:
         interceptors.append(AuthInterceptor(token_cache))
     interceptors.append(ErrorInterceptor())
+    interceptors.append(RequestCheckInterceptor())
     hub = EventHub(engine, retention=options.event_retention, max_watchers=MAX_WATCHERS)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=options.workers + MAX_WATCHERS, thread_name_prefix="rpc"),

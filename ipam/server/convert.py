@@ -203,10 +203,21 @@ def duration(seconds: float) -> Duration:
     return message
 
 
+# google.protobuf.Duration's own range (about 10,000 years).
+MAX_DURATION_SECONDS = 315_576_000_000
+MAX_NANOS = 999_999_999
+
+
 def seconds_of(field: str, value: Duration) -> int:
-    """Whole seconds of a Duration field; fractions and negatives are the caller's mistake."""
+    """Whole seconds of a Duration field; fractions, negatives and values that are no Duration
+    at all are the caller's mistake (the use case bounds the seconds further)."""
+    if abs(value.seconds) > MAX_DURATION_SECONDS or abs(value.nanos) > MAX_NANOS:
+        raise InvalidArgument(
+            f"{field}: seconds={value.seconds}, nanos={value.nanos} is not a valid Duration "
+            f"(seconds within +-{MAX_DURATION_SECONDS}, nanos within +-{MAX_NANOS})"
+        )
     if value.nanos:
-        raise InvalidArgument(f"{field}: whole seconds only, got {value.ToTimedelta()}")
+        raise InvalidArgument(f"{field}: whole seconds only, got {value.seconds} s and {value.nanos} ns")
     if value.seconds < 0:
         raise InvalidArgument(f"{field}: {value.seconds} s must not be negative")
     return int(value.seconds)

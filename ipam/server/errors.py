@@ -13,6 +13,9 @@ from ipam.server.handlers import Scope, ScopeInterceptor
 from ipam_client.errors import SERVER_ERROR_KEY
 
 log = logging.getLogger(__name__)
+# A message travels in a header: grpc refuses headers past 8 KiB (the client then sees
+# RESOURCE_EXHAUSTED instead), so no message may come near it, whatever value it quotes.
+MAX_MESSAGE = 1024
 
 STATUS_OF: dict[type[errors.IpamError], grpc.StatusCode] = {
     errors.InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
@@ -38,7 +41,10 @@ def status_of(error: errors.IpamError) -> grpc.StatusCode:
 def abort(context: grpc.ServicerContext, error: errors.IpamError) -> None:
     """End the call with the error's status; the trailer tells clients the server answered."""
     context.set_trailing_metadata(((SERVER_ERROR_KEY, "server"),))
-    context.abort(status_of(error), str(error))
+    message = str(error)
+    if len(message) > MAX_MESSAGE:
+        message = message[: MAX_MESSAGE - 3] + "..."
+    context.abort(status_of(error), message)
 
 
 class ErrorInterceptor(ScopeInterceptor):

@@ -124,7 +124,8 @@ class GcServicer(rpc.GcServiceServicer):
         self.metrics = metrics
 
     def RunGc(self, request: pb.RunGcRequest, context: Ctx) -> pb.RunGcResponse:
-        grace = convert.seconds_of("grace", request.grace) if request.HasField("grace") else self.grace
+        # 0 (or no grace at all) means the server's --gc-grace, as the proto says.
+        grace = convert.seconds_of("grace", request.grace) or self.grace
         report = gc.run_gc(
             self.engine,
             dry_run=request.dry_run,

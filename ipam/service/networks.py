@@ -231,19 +231,27 @@ def request_address(engine: Engine, request: AddressRequest) -> str:
     validate.name("host", request.host)
     if request.role not in ROLES:
         raise InvalidArgument(f"role: {request.role!r} is not one of {', '.join(ROLES)}")
+    mac = validate.mac("mac_address", request.mac)
     space, subnet = parse_pool_id(request.pool_id)
     wanted = parse_address("address", request.address) if request.address else None
 
     def work(conn: Connection) -> str:
         host_id, _ = host_store.host_id_and_labels(conn, request.host)
         network = _locked_network(conn, space, subnet, request.pool_id)
+        if not network_store.is_member(conn, network.id, host_id):
+            # dockerd asks for the pool (RequestNetworkPool) before any address of it; a host that
+            # skipped that is not using the network and may not take its addresses.
+            raise FailedPrecondition(
+                f'host "{request.host}" has not joined Docker network {network.cidr}: '
+                "request the network pool on that host first"
+            )
         layout = NetworkLayout.build(network.cidr, network.ip_range or "")
         pool = pool_store.get_pool_by_id(conn, network.pool_id)
         if request.role == ROLE_GATEWAY and network.gateway is not None:
             if wanted is not None and str(wanted) != network.gateway:
                 raise AlreadyExists(f"network {network.cidr} already has gateway {network.gateway}, not {wanted}")
             return f"{network.gateway}/{layout.subnet.prefixlen}"
-        owner = _owner(network, request)
+        owner = _owner(network, request.role, mac)
         if wanted is not None:
             address = _take_specific(conn, network, layout, host_id, wanted, owner, request)
         else:
@@ -268,11 +276,11 @@ def _locked_network(conn: Connection, space: str, subnet: Network, shown: str) -
     return network
 
 
-def _owner(network: NetworkRow, request: AddressRequest) -> DockerOwner:
-    attributes = {"docker.network": network.cidr, "docker.role": request.role}
-    if request.mac:
-        attributes["docker.mac"] = request.mac
-    return DockerOwner(f"docker:{network.cidr}#", request.role, attributes)
+def _owner(network: NetworkRow, role: str, mac: str) -> DockerOwner:
+    attributes = {"docker.network": network.cidr, "docker.role": role}
+    if mac:
+        attributes["docker.mac"] = mac
+    return DockerOwner(f"docker:{network.cidr}#", role, attributes)
 
 
 def _take_specific(

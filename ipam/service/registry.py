@@ -4,7 +4,6 @@ and for a dead host's whole subnet the backlog of migration 0008 (ipam.service.r
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -25,7 +24,6 @@ from ipam.store import tx
 from ipam.store.spaces import DEFAULT_SPACE
 
 STATES = ("active", "deleted")
-_MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 # Clocks of clients and servers differ a little; "now" from a client is not "the future".
 _CLOCK_SKEW = timedelta(seconds=5)
 
@@ -45,14 +43,15 @@ def register_endpoint(engine: Engine, spec: EndpointSpec) -> EndpointRecord:
     validate.name("host", spec.host)
     _owner_key(spec.owner_id, spec.interface)
     validate.text("network", spec.network)
-    fields = {"network": spec.network, "mac": _mac(spec.mac), "labels": validate.labels("labels", spec.labels or {})}
+    labels = validate.labels("labels", spec.labels or {})
+    fields = {"network": spec.network, "mac": validate.mac("mac", spec.mac), "labels": labels}
 
     def work(conn: Connection) -> EndpointRecord:
         host_id, _ = host_store.host_id_and_labels(conn, spec.host)
         row = endpoint_store.register(conn, host_id, spec.owner_id, spec.interface, fields)
         if row is not None:
             endpoint_store.record_event(conn, row.id, "added" if row.inserted else "updated")
-            return _get(conn, row.id)
+            return _merged(conn, row.id)
         found = endpoint_store.live(conn, spec.owner_id, spec.interface)
         assert found is not None, "the upsert returns no row only when a live endpoint exists"
         if found.host != spec.host:
@@ -79,7 +78,7 @@ def update_labels(
         if endpoint_id is None:
             raise NotFound(f"no live endpoint {owner_id}/{interface}")
         endpoint_store.record_event(conn, endpoint_id, "updated")
-        return _get(conn, endpoint_id)
+        return _merged(conn, endpoint_id)
 
     return tx.run(engine, work)
 
@@ -192,6 +191,13 @@ def watch_cursor(engine: Engine, since: int | None) -> int:
     return since
 
 
+def _merged(conn: Connection, endpoint_id: int) -> EndpointRecord:
+    """The endpoint after labels were merged into it: the merged set must keep the limits too."""
+    record = _get(conn, endpoint_id)
+    validate.labels("labels (merged with the endpoint's)", record.labels)
+    return record
+
+
 def _get(conn: Connection, endpoint_id: int) -> EndpointRecord:
     found = endpoint_store.get(conn, endpoint_id)
     assert found is not None
@@ -201,13 +207,6 @@ def _get(conn: Connection, endpoint_id: int) -> EndpointRecord:
 def _owner_key(owner_id: str, interface: str) -> None:
     validate.text("owner_id", owner_id, required=True)
     validate.text("interface", interface, required=True, max_length=64)
-
-
-def _mac(mac: str) -> str:
-    normalized = mac.strip().lower().replace("-", ":")
-    if normalized and not _MAC.match(normalized):
-        raise InvalidArgument(f"mac: {mac!r} is not a MAC address (six hex bytes, e.g. 02:42:ac:11:00:02)")
-    return normalized
 
 
 def _show(when: datetime) -> str:

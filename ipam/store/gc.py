@@ -26,6 +26,11 @@ from ipam.store.sql import Sql, run
 # Any 64-bit number that nothing else in the database uses as an advisory lock key.
 GC_LOCK_KEY = 0x1BA3_6C00_0000_0001
 _GRACE = "now() - make_interval(secs => :grace)"
+# Dead as liveness.host_state says: silent past the grace period AND past the host's own TTL, so
+# a grace shorter than the TTL can never reclaim a host that is still heartbeating.
+_DEAD = "{h}last_seen_at < now() - make_interval(secs => GREATEST(:grace, {h}heartbeat_ttl_seconds))"
+_SILENT_PAST_GRACE = _DEAD.format(h="")
+_H_DEAD = _DEAD.format(h="h.")
 
 
 _LEASE_COLUMNS = (
@@ -34,7 +39,7 @@ _LEASE_COLUMNS = (
 _LEASE_JOINS = "JOIN pool p ON p.id = l.pool_id JOIN address_space sp ON sp.id = p.space_id"
 
 _DEAD_HOSTS = Sql(
-    f"SELECT id, name FROM host WHERE last_seen_at < {_GRACE} "
+    f"SELECT id, name FROM host WHERE {_SILENT_PAST_GRACE} "
     "AND (CAST(:host AS text) IS NULL OR name = :host) ORDER BY name"
 )
 # A Docker network's gateway and aux addresses belong to the network, whichever host asked for
@@ -60,7 +65,7 @@ _RELEASE_RECORDED = (
     " SELECT :reason, 'lease', host, space, pool, target, owner_id, interface, :detail FROM released) "
     "SELECT host, space, pool, target, owner_id, interface FROM released"
 )
-_LOCK_DEAD_HOST = Sql(f"SELECT id FROM host WHERE id = :host_id AND last_seen_at < {_GRACE} FOR NO KEY UPDATE")
+_LOCK_DEAD_HOST = Sql(f"SELECT id FROM host WHERE id = :host_id AND {_SILENT_PAST_GRACE} FOR NO KEY UPDATE")
 _RELEASE_DEAD = Sql(
     _RELEASE_RECORDED.format(condition=f"l.host_id = :host_id AND l.allocated_at < {_GRACE} AND NOT {_NETWORK_WIDE}")
 )
@@ -107,7 +112,7 @@ _RECORD_SUBNET_LEASES = Sql(
 )
 _SURPLUS_SUBNETS = Sql(
     f"SELECT {_SUBNET_COLUMNS} FROM host_subnet hs {_SUBNET_JOINS} "
-    f"WHERE h.last_seen_at >= {_GRACE} AND (CAST(:host AS text) IS NULL OR h.name = :host) "
+    f"WHERE NOT {_H_DEAD} AND (CAST(:host AS text) IS NULL OR h.name = :host) "
     f"AND {_EMPTY_LONG_ENOUGH} AND {_SURPLUS} ORDER BY hs.id"
 )
 # Locks the subnet (allocations into it wait) and checks the reason again.
@@ -115,10 +120,8 @@ _LOCK_SUBNET = (
     f"SELECT hs.id, hs.pool_id, hs.idx FROM host_subnet hs {_SUBNET_JOINS} "
     "WHERE hs.id = :id AND {condition} FOR UPDATE OF hs"
 )
-_LOCK_DEAD_SUBNET = Sql(_LOCK_SUBNET.format(condition=f"h.last_seen_at < {_GRACE} AND {_NO_ACTIVE_LEASE}"))
-_LOCK_SURPLUS_SUBNET = Sql(
-    _LOCK_SUBNET.format(condition=f"h.last_seen_at >= {_GRACE} AND {_EMPTY_LONG_ENOUGH} AND {_SURPLUS}")
-)
+_LOCK_DEAD_SUBNET = Sql(_LOCK_SUBNET.format(condition=f"{_H_DEAD} AND {_NO_ACTIVE_LEASE}"))
+_LOCK_SURPLUS_SUBNET = Sql(_LOCK_SUBNET.format(condition=f"NOT {_H_DEAD} AND {_EMPTY_LONG_ENOUGH} AND {_SURPLUS}"))
 _DELETE_SUBNET = Sql("DELETE FROM host_subnet WHERE id = :id")
 _FREE_BLOCK = Sql("INSERT INTO free_block (pool_id, idx) VALUES (:pool_id, :idx) ON CONFLICT DO NOTHING")
 _RECORD = Sql(

@@ -3,7 +3,8 @@
 Retried: serialization failures and deadlocks, unique violations on constraints that mean "a
 concurrent request won the race, look again" (the caller names them), and a lost connection
 (every use case is idempotent, so running it again is safe). A database that stays unreachable
-becomes `Unavailable`.
+becomes `Unavailable`. A value PostgreSQL cannot take (SQLSTATE class 22: a NUL byte, a number
+out of range...) is the caller's mistake: `InvalidArgument`, whichever query met it.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from contextlib import contextmanager
 from typing import TypeVar
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from ipam.domain.errors import Unavailable
+from ipam.domain.errors import InvalidArgument, Unavailable
 
 T = TypeVar("T")
 
@@ -46,6 +47,12 @@ def _is_connection_error(exc: DBAPIError) -> bool:
     )
 
 
+def _is_data_error(exc: DBAPIError) -> bool:
+    """A value the database cannot store or compare (SQLSTATE class 22, or refused by the driver
+    before it was sent, such as a NUL byte in text)."""
+    return isinstance(exc, DataError) or (sqlstate(exc) or "").startswith("22")
+
+
 def run(
     engine: Engine,
     work: Callable[[Connection], T],
@@ -65,6 +72,8 @@ def run(
                 raise
         except DBAPIError as exc:
             _observe(exc)
+            if _is_data_error(exc):
+                raise InvalidArgument(f"a value in the request is not valid: {_first_line(exc)[:200]}") from None
             if _is_connection_error(exc):
                 if attempt >= 3:
                     raise Unavailable(f"the database is unavailable: {_first_line(exc)}") from None
