@@ -466,3 +466,49 @@ def test_concurrent_adds_on_one_host_get_different_addresses(cluster: Cluster) -
     assert len(set(addresses.values())) == count, addresses
     assert len({a.network for a in addresses.values()}) == 1, addresses  # all from the host's one subnet
     assert active_addresses(cluster.client, host.name) == {str(a) for a in addresses.values()}
+
+
+def test_a_gateway_bridge_keeps_its_host_to_one_subnet(cluster: Cluster) -> None:
+    """A bridge with isGateway puts the gateway of its subnet on the bridge and cannot take a
+    second: a full host subnet is a clear "exhausted" CNI error, and the bridge stays intact."""
+    client = cluster.client
+    client.create_pool("small", "10.98.0.0/16", 29)  # 5 assignable addresses per host subnet
+    host = cluster.hosts[0]
+    ipam = {"type": "ipam-cni", "pool": "small", "agent_socket": host.socket}
+    addresses = []
+    for i in range(5):
+        outcome = cluster.bridge("ADD", host, f"ctr-small-{i}", cluster.netns(), ipam=ipam)
+        assert outcome.returncode == 0, cluster.explain(outcome)
+        addresses.append(only_address(outcome.json()))
+    subnets = client.list_subnets("small", host.name)
+    assert len(subnets) == 1, subnets
+    assert {a.network for a in addresses} == {ipaddress.ip_network(subnets[0].cidr)}
+
+    sixth = cluster.bridge("ADD", host, "ctr-small-5", cluster.netns(), ipam=ipam)
+    assert sixth.returncode != 0, cluster.explain(sixth)
+    error = sixth.json()
+    assert error["code"] == 101, cluster.explain(sixth)  # ipam-cni's "exhausted"
+    assert f'pool "small" is exhausted on host "{host.name}"' in error["msg"], error
+    assert "already has an IP address" not in sixth.stdout, cluster.explain(sixth)
+    assert len(client.list_subnets("small", host.name)) == 1
+    assert f"{subnets[0].gateway}/29" in host_ipv4(host.bridge)
+
+    # A freed address is handed out again from the same subnet.
+    freed = cluster.bridge("DEL", host, "ctr-small-0", cluster.netns(), ipam=ipam)
+    assert freed.returncode == 0, cluster.explain(freed)
+    again = cluster.bridge("ADD", host, "ctr-small-6", cluster.netns(), ipam=ipam)
+    assert again.returncode == 0, cluster.explain(again)
+    assert only_address(again.json()).network == addresses[0].network
+
+
+def test_single_subnet_false_lets_a_host_take_a_second_subnet(cluster: Cluster) -> None:
+    """Where each subnet is routed without a gateway on the bridge, `ipam.single_subnet: false`
+    lets the host grow past one subnet."""
+    client = cluster.client
+    client.create_pool("grow", "10.97.0.0/16", 29)
+    host = cluster.hosts[1]
+    ipam = {"type": "ipam-cni", "pool": "grow", "agent_socket": host.socket, "single_subnet": False}
+    for i in range(6):
+        outcome = cluster.bridge("ADD", host, f"ctr-grow-{i}", cluster.netns(), ipam=ipam, isGateway=False)
+        assert outcome.returncode == 0, cluster.explain(outcome)
+    assert len(client.list_subnets("grow", host.name)) == 2

@@ -226,6 +226,7 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
     ("type not a string", _with(lambda c: c["ipam"].update(type=1)), "ipam.type"),
     ("agent_socket", _with(lambda c: c["ipam"].update(agent_socket=7)), "ipam.agent_socket"),
     ("server", _with(lambda c: c["ipam"].update(server="no-port")), "ipam.server"),
+    ("single_subnet", _with(lambda c: c["ipam"].update(single_subnet="yes")), "ipam.single_subnet"),
     ("routes not a list", _with(lambda c: c["ipam"].update(routes={"dst": "0.0.0.0/0"})), "ipam.routes"),
     ("route bad CIDR", _with(lambda c: c["ipam"].update(routes=[{"dst": "10.0.0.0/33"}])), "ipam.routes[0].dst"),
     ("route bare IP", _with(lambda c: c["ipam"].update(routes=[{"dst": "10.0.0.0"}])), "ipam.routes[0].dst"),

@@ -61,6 +61,7 @@ class Request:
     pools: list[str] = field(default_factory=list)
     space: str = ""
     addresses: list[str] = field(default_factory=list)
+    single_subnet: bool = False
     attributes: dict[str, str] = field(default_factory=dict)
     prev_addresses: list[str] = field(default_factory=list)
     valid_attachments: set[tuple[str, str]] = field(default_factory=set)
@@ -78,6 +79,7 @@ class Request:
             pools=_strings(message, "pools"),
             space=_string(message, "space"),
             addresses=_strings(message, "addresses"),
+            single_subnet=message.get("single_subnet") is True,
             attributes=_attributes(message),
             prev_addresses=_strings(message, "prev_addresses"),
             valid_attachments=_attachments(message),
@@ -225,9 +227,10 @@ class Handlers:
     def _specs(self, request: Request) -> list[AddressSpec]:
         addresses = [_address(text) for text in request.addresses]
         space = request.space
+        single = request.single_subnet
         if not request.pools:
             if not addresses:
-                return [AddressSpec(space=space)]
+                return [AddressSpec(space=space, single_subnet=single)]
             return [AddressSpec(space=space, family=a.version, address=str(a)) for a in addresses]
         chosen: dict[str, str] = {}
         for address in addresses:
@@ -238,7 +241,10 @@ class Handlers:
                     f'addresses {chosen[pool]} and {address} both fall to pool "{pool}"; one address per pool',
                 )
             chosen[pool] = str(address)
-        return [AddressSpec(pool=pool, space=space, address=chosen.get(pool, "")) for pool in request.pools]
+        return [
+            AddressSpec(pool=pool, space=space, address=chosen.get(pool, ""), single_subnet=single)
+            for pool in request.pools
+        ]
 
     def _pool_for(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address, pools: list[str]) -> str:
         """The pool whose CIDR holds `address`, else the first pool of its family (the server then

@@ -195,6 +195,7 @@ class LeaseServicer(rpc.LeaseServiceServicer):
                     space=a.space,
                     family=convert.family(f"addresses[{i}].family", a.family),
                     address=a.address,
+                    single_subnet=a.single_subnet,
                 )
                 for i, a in enumerate(request.addresses)
             ],

@@ -40,6 +40,7 @@ class AddressSpec:
     space: str = ""
     family: int = 0
     address: str = ""
+    single_subnet: bool = False
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,8 @@ class Allocator:
         _validate(command)
         spec = command.addresses[0]
         if len(command.addresses) == 1 and not spec.address:
-            return self._groups.submit(GroupKey(command.host, spec.pool, spec.space, spec.family), command)
+            key = GroupKey(command.host, spec.pool, spec.space, spec.family, spec.single_subnet)
+            return self._groups.submit(key, command)
         return tx.run(self.engine, lambda conn: _allocate(conn, command), retry_on_constraints=_RACES)
 
     def _allocate_group(self, key: GroupKey, commands: Sequence[AllocateCommand]) -> list[Allocation | IpamError]:
@@ -77,7 +79,8 @@ class Allocator:
             host, labels = _host(conn, key.host)
             pool = choose_pool(conn, pool=key.pool, space=key.space, family=key.family, host=key.host, labels=labels)
             owners = [NewOwner(c.owner_id, c.interface, c.attributes) for c in commands]
-            return [_result([o]) for o in allocate_any(conn, pool, layout_of(pool), host, owners)]
+            outcomes = allocate_any(conn, pool, layout_of(pool), host, owners, single_subnet=key.single_subnet)
+            return [_result([o]) for o in outcomes]
 
         return tx.run(self.engine, work, retry_on_constraints=_RACES)
 
@@ -88,6 +91,7 @@ class GroupKey:
     pool: str
     space: str
     family: int
+    single_subnet: bool = False
 
 
 def _result(outcomes: list[Outcome]) -> Allocation | IpamError:
@@ -135,7 +139,7 @@ def _allocate(conn: Connection, command: AllocateCommand) -> Allocation:
         if spec.address:
             outcomes.append(_allocate_specific(conn, pool, layout, host, owner, spec.address))
         else:
-            outcomes.extend(allocate_any(conn, pool, layout, host, [owner]))
+            outcomes.extend(allocate_any(conn, pool, layout, host, [owner], single_subnet=spec.single_subnet))
     result = _result(outcomes)
     if isinstance(result, IpamError):
         raise result  # rolls back whatever this request allocated so far

@@ -445,16 +445,18 @@ class Lease(_message.Message):
     def __init__(self, address: _Optional[str] = ..., address_cidr: _Optional[str] = ..., gateway: _Optional[str] = ..., subnet: _Optional[str] = ..., pool: _Optional[str] = ..., space: _Optional[str] = ..., host: _Optional[str] = ..., owner_id: _Optional[str] = ..., interface: _Optional[str] = ..., attributes: _Optional[_Mapping[str, str]] = ..., state: _Optional[_Union[LeaseState, str]] = ..., allocate_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., release_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., family: _Optional[_Union[Family, str]] = ...) -> None: ...
 
 class AddressRequest(_message.Message):
-    __slots__ = ("pool", "space", "family", "address")
+    __slots__ = ("pool", "space", "family", "address", "single_subnet")
     POOL_FIELD_NUMBER: _ClassVar[int]
     SPACE_FIELD_NUMBER: _ClassVar[int]
     FAMILY_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    SINGLE_SUBNET_FIELD_NUMBER: _ClassVar[int]
     pool: str
     space: str
     family: Family
     address: str
-    def __init__(self, pool: _Optional[str] = ..., space: _Optional[str] = ..., family: _Optional[_Union[Family, str]] = ..., address: _Optional[str] = ...) -> None: ...
+    single_subnet: bool
+    def __init__(self, pool: _Optional[str] = ..., space: _Optional[str] = ..., family: _Optional[_Union[Family, str]] = ..., address: _Optional[str] = ..., single_subnet: _Optional[bool] = ...) -> None: ...
 
 class AllocateRequest(_message.Message):
     __slots__ = ("host", "owner_id", "interface", "attributes", "addresses")
