@@ -407,10 +407,20 @@ class IpamClient:
         ip_range: str = "",
         options: Mapping[str, str] | None = None,
         v6: bool = False,
+        replay: bool = False,
     ) -> ipam_pb2.NetworkPool:
-        """Register ``subnet`` as a Docker network (or join it), or carve a free one from a pool."""
+        """Register ``subnet`` as a Docker network (or join it), or carve a free one from a pool.
+
+        A subnet the host is already a member of is ALREADY_EXISTS unless ``replay`` (dockerd
+        asking again after its restart)."""
         request = ipam_pb2.RequestNetworkPoolRequest(
-            host=host, space=space, subnet=subnet, ip_range=ip_range, options=dict(options or {}), v6=v6
+            host=host,
+            space=space,
+            subnet=subnet,
+            ip_range=ip_range,
+            options=dict(options or {}),
+            v6=v6,
+            replay=replay,
         )
         return self._call(self._networks.RequestNetworkPool, request)
 

@@ -254,6 +254,7 @@ class DockerNetworkServicer(rpc.DockerNetworkServiceServicer):
             ip_range=request.ip_range,
             options=dict(request.options),
             v6=request.v6,
+            replay=request.replay,
         )
         result = networks.request_pool(self.engine, command)
         return pb.NetworkPool(pool_id=result.pool_id, cidr=result.cidr)

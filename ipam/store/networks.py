@@ -62,6 +62,9 @@ _ADD_MEMBER = Sql(
     "ON CONFLICT (subnet_id, host_id) DO UPDATE SET created_at = now()"
 )
 _REMOVE_MEMBER = Sql("DELETE FROM docker_network_host WHERE subnet_id = :subnet_id AND host_id = :host_id")
+_IS_MEMBER = Sql(
+    "SELECT EXISTS (SELECT 1 FROM docker_network_host WHERE subnet_id = :subnet_id AND host_id = :host_id)"
+)
 _OTHER_MEMBERS = Sql("SELECT count(*) FROM docker_network_host WHERE subnet_id = :subnet_id AND host_id <> :host_id")
 _DELETE = Sql("DELETE FROM host_subnet WHERE id = :id AND kind = 'docker'")
 _SET_GATEWAY = Sql("UPDATE host_subnet SET gateway = CAST(:gateway AS inet) WHERE id = :id")
@@ -132,6 +135,10 @@ def add_member(conn: Connection, network_id: int, host_id: int) -> None:
 
 def remove_member(conn: Connection, network_id: int, host_id: int) -> None:
     run(conn, _REMOVE_MEMBER, {"subnet_id": network_id, "host_id": host_id})
+
+
+def is_member(conn: Connection, network_id: int, host_id: int) -> bool:
+    return bool(run(conn, _IS_MEMBER, {"subnet_id": network_id, "host_id": host_id}).scalar_one())
 
 
 def other_members(conn: Connection, network_id: int, host_id: int) -> int:

@@ -673,7 +673,7 @@ class ListGcRecordsResponse(_message.Message):
     def __init__(self, records: _Optional[_Iterable[_Union[GcRecord, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class RequestNetworkPoolRequest(_message.Message):
-    __slots__ = ("host", "space", "subnet", "ip_range", "options", "v6")
+    __slots__ = ("host", "space", "subnet", "ip_range", "options", "v6", "replay")
     class OptionsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -687,13 +687,15 @@ class RequestNetworkPoolRequest(_message.Message):
     IP_RANGE_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
     V6_FIELD_NUMBER: _ClassVar[int]
+    REPLAY_FIELD_NUMBER: _ClassVar[int]
     host: str
     space: str
     subnet: str
     ip_range: str
     options: _containers.ScalarMap[str, str]
     v6: bool
-    def __init__(self, host: _Optional[str] = ..., space: _Optional[str] = ..., subnet: _Optional[str] = ..., ip_range: _Optional[str] = ..., options: _Optional[_Mapping[str, str]] = ..., v6: _Optional[bool] = ...) -> None: ...
+    replay: bool
+    def __init__(self, host: _Optional[str] = ..., space: _Optional[str] = ..., subnet: _Optional[str] = ..., ip_range: _Optional[str] = ..., options: _Optional[_Mapping[str, str]] = ..., v6: _Optional[bool] = ..., replay: _Optional[bool] = ...) -> None: ...
 
 class NetworkPool(_message.Message):
     __slots__ = ("pool_id", "cidr")
