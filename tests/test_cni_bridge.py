@@ -28,6 +28,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -151,6 +152,7 @@ class Cluster:
     client: IpamClient
     cni_path: str
     hosts: list[Host]
+    ipam_agent: Path
     namespaces: list[str] = field(default_factory=list)
     _tag: str = field(default_factory=lambda: f"{os.getpid()}-{secrets.token_hex(2)}")
 
@@ -195,6 +197,11 @@ class Cluster:
         extra = {"prevResult": prev_result} if prev_result is not None else {}
         return self.bridge("DEL", host, container_id, netns, **extra)
 
+    def restart_agent(self, host: Host, *extra: str) -> None:
+        """Start the host's agent again (after `stop_agent`), with extra arguments."""
+        host.process = _spawn_agent(self.ipam_agent, host.name, host.socket, host.log, self.server, *extra)
+        _wait_for_agent(host)
+
     def explain(self, outcome: CniRun) -> str:
         logs = "\n".join(f"--- agent {h.name} log:\n{h.output()}" for h in self.hosts)
         return f"{outcome.describe()}\n{logs}"
@@ -220,6 +227,19 @@ def _console_script(name: str) -> Path:
     if found is None:
         pytest.fail(f"{name} is not installed: pip install -e ./clients")
     return Path(found)
+
+
+def _spawn_agent(
+    ipam_agent: Path, name: str, socket_path: str, log: Path, server: str, *extra: str
+) -> subprocess.Popen[bytes]:
+    """`ipam-agent` for host `name`, its output appended to `log`."""
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [str(ipam_agent), "--host", name, "--socket", socket_path, "--server", server, *extra],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def _wait_for_agent(host: Host) -> None:
@@ -285,22 +305,14 @@ def cluster(server: str, client: IpamClient) -> Iterator[Cluster]:
             name = f"node-{letter}"
             bridge = f"ipam-br-{letter}-{suffix}"  # at most 15 characters
             cleanup.callback(_remove_bridge, bridge)
-            socket_path = str(workdir / f"{name}.sock")
-            log = workdir / f"{name}.log"
-            with log.open("wb") as out:
-                process = subprocess.Popen(
-                    [str(ipam_agent), "--host", name, "--socket", socket_path, "--server", server],
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                )
-            host = Host(name, bridge, socket_path, process, log)
+            socket_path, log = str(workdir / f"{name}.sock"), workdir / f"{name}.log"
+            host = Host(name, bridge, socket_path, _spawn_agent(ipam_agent, name, socket_path, log, server), log)
             cleanup.callback(_stop, host)
             hosts.append(host)
         for host in hosts:
             _wait_for_agent(host)
 
-        result = Cluster(server, client, f"{bin_dir}:{CNI_DIR}", hosts)
+        result = Cluster(server, client, f"{bin_dir}:{CNI_DIR}", hosts, ipam_agent)
         # Registered last, so it runs first: namespaces go before the bridges and agents.
         cleanup.callback(_delete_namespaces, result.namespaces)
         yield result
@@ -512,3 +524,42 @@ def test_single_subnet_false_lets_a_host_take_a_second_subnet(cluster: Cluster) 
         outcome = cluster.bridge("ADD", host, f"ctr-grow-{i}", cluster.netns(), ipam=ipam, isGateway=False)
         assert outcome.returncode == 0, cluster.explain(outcome)
     assert len(client.list_subnets("grow", host.name)) == 2
+
+
+def test_the_agent_releases_a_lease_whose_namespace_went_while_it_was_down(cluster: Cluster) -> None:
+    """The runtime's DEL fails while the agent is down and the runtime forgets it (podman 4.3 logs
+    it, and never sends GC): once back, the agent releases the lease of the container whose network
+    namespace is gone, after the grace period, and keeps the lease of the one still there."""
+    client = cluster.client
+    host = cluster.hosts[0]
+    gone_ns, staying_ns = cluster.netns(), cluster.netns()
+    gone = cluster.add(host, "ctr-gone", gone_ns)
+    staying = only_address(cluster.add(host, "ctr-staying", staying_ns))
+    gone_address = only_address(gone)
+
+    _stop(host)
+    lost = cluster.delete(host, "ctr-gone", gone_ns, gone)
+    assert lost.returncode != 0 and lost.json()["code"] == 11, cluster.explain(lost)  # try again later
+    ip("netns", "del", gone_ns)  # the runtime removes the container all the same
+    assert active_addresses(client, host.name) == {str(gone_address), str(staying)}
+
+    grace = 4
+    started = time.time()
+    cluster.restart_agent(host, "--cni-reconcile-interval", "0.5", "--cni-reconcile-grace", str(grace))
+    deadline = time.monotonic() + 120
+    while active_addresses(client, host.name) != {str(staying)}:
+        assert time.monotonic() < deadline, cluster.explain(lost)
+        time.sleep(0.2)
+    released = client.get_lease(str(gone_address.ip))
+    assert released.state == pb.LEASE_STATE_RELEASED, released
+    # Not before the namespace had been missing for the grace period, as the agent saw it.
+    assert released.release_time.ToDatetime(tzinfo=UTC).timestamp() >= started + grace, (released, started)
+    assert_lease(client, staying, host.name, "ctr-staying")
+    (record,) = client.iter_gc_records(host=host.name, reason=pb.GC_REASON_RUNTIME_GONE)
+    assert (record.item.target, record.item.owner_id) == (str(gone_address.ip), "ctr-gone"), record
+    assert "network namespace is gone" in record.detail, record
+    assert f"CNI reconciliation released {gone_address.ip} of ctr-gone/eth0" in host.output()
+
+    # The runtime's DEL, retried later, still succeeds.
+    late = cluster.delete(host, "ctr-gone", gone_ns, gone)
+    assert late.returncode == 0, cluster.explain(late)

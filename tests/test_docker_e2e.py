@@ -376,7 +376,7 @@ def test_reconciliation_outages_cost_one_warning_a_round(
         gone = Reconciler(client, registration, DockerEngine(f"unix://{tmp_path}/none.sock"), PLUGIN, "default")
         assert gone.run_once() is None
         stop = threading.Event()
-        rounds = threading.Thread(target=reconcile_forever, args=(gone, 0.05, stop))
+        rounds = threading.Thread(target=reconcile_forever, args=(gone.run_once, 0.05, stop, "Docker"))
         rounds.start()
         wait_for(lambda: len(caplog.records) >= 4, "two more rounds")
         stop.set()

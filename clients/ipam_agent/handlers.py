@@ -32,6 +32,8 @@ from ipam_cni import protocol
 log = logging.getLogger("ipam_agent.handlers")
 
 NETWORK_ATTRIBUTE = "cni.network"
+# The container's network namespace (CNI_NETNS): gone means the container is (cni_reconcile).
+NETNS_ATTRIBUTE = "cni.netns"
 POOL_CACHE_SECONDS = 60.0
 # CNI's own codes for what the shim should have caught (kept here for requests from other clients).
 CODE_INVALID_ENV = 4
@@ -57,6 +59,7 @@ class Request:
     command: str
     container_id: str = ""
     ifname: str = ""
+    netns: str = ""
     network: str = ""
     pools: list[str] = field(default_factory=list)
     space: str = ""
@@ -75,6 +78,7 @@ class Request:
             command=command,
             container_id=_string(message, "container_id"),
             ifname=_string(message, "ifname"),
+            netns=_string(message, "netns"),
             network=_string(message, "network"),
             pools=_strings(message, "pools"),
             space=_string(message, "space"),
@@ -209,6 +213,8 @@ class Handlers:
         """Allocate one address per pool (or the requested addresses); a repeat gets the same leases."""
         specs = self._specs(request)
         attributes = {**request.attributes, NETWORK_ATTRIBUTE: request.network}
+        if request.netns:
+            attributes[NETNS_ATTRIBUTE] = request.netns
         self.registration.ensure()
         try:
             reply = self.client.allocate(self.host, request.container_id, request.ifname, specs, attributes)

@@ -375,14 +375,16 @@ class IpamClient:
         *,
         match_attributes: Mapping[str, str] | None = None,
         detail: str = "",
+        min_age_seconds: int = 0,
     ) -> ipam_pb2.ReconcileHostResponse:
         """Release the host's active leases (with ``match_attributes``) whose owner key
-        (owner id, interface) is not in ``keep``."""
+        (owner id, interface) is not in ``keep``, and which are at least ``min_age_seconds`` old."""
         request = ipam_pb2.ReconcileHostRequest(
             host=host,
             match_attributes=dict(match_attributes or {}),
             keep=[ipam_pb2.OwnerKey(owner_id=owner, interface=interface) for owner, interface in keep],
             detail=detail,
+            min_age_seconds=min_age_seconds,
         )
         return self._call(self._gc.ReconcileHost, request)
 

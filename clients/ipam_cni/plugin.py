@@ -118,6 +118,7 @@ def build_request(cni_env: Environment, net: NetConfig) -> dict[str, Any]:
         command,
         container_id=cni_env.container_id if per_container else "",
         ifname=cni_env.ifname if per_container else "",
+        netns=cni_env.netns if command == "ADD" else "",
         network=net.name,
         pools=net.ipam.pools,
         space=net.ipam.space,

@@ -8,6 +8,7 @@ Request (all keys present; absent values are null / [] / {}):
     command          "ADD" | "DEL" | "CHECK" | "GC" | "STATUS"
     container_id     CNI_CONTAINERID ("" for GC/STATUS)
     ifname           CNI_IFNAME ("" for GC/STATUS)
+    netns            CNI_NETNS (ADD; "" otherwise): recorded on the lease, for reconciliation
     network          the network config's "name"
     pools            [pool names] from ipam.pool / ipam.pools (one per family for dual-stack)
     space            ipam.space ("" = default)
@@ -58,6 +59,7 @@ def new_request(command: str, **fields: Any) -> dict[str, Any]:
         "command": command,
         "container_id": "",
         "ifname": "",
+        "netns": "",
         "network": "",
         "pools": [],
         "space": "",

@@ -136,7 +136,9 @@ class GcServicer(rpc.GcServiceServicer):
     def ReconcileHost(self, request: pb.ReconcileHostRequest, context: Ctx) -> pb.ReconcileHostResponse:
         require_host(request.host, f'release leases of host "{request.host}"')
         keep = [(key.owner_id, key.interface) for key in request.keep]
-        released = gc.reconcile_host(self.engine, request.host, dict(request.match_attributes), keep, request.detail)
+        released = gc.reconcile_host(
+            self.engine, request.host, dict(request.match_attributes), keep, request.detail, request.min_age_seconds
+        )
         if self.metrics is not None:
             self.metrics.observe_released(released)
         return pb.ReconcileHostResponse(released=[convert.gc_item(item) for item in released])

@@ -616,7 +616,7 @@ class RunGcResponse(_message.Message):
     def __init__(self, dry_run: _Optional[bool] = ..., grace: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., counts: _Optional[_Iterable[_Union[GcCount, _Mapping]]] = ..., items: _Optional[_Iterable[_Union[GcItem, _Mapping]]] = ...) -> None: ...
 
 class ReconcileHostRequest(_message.Message):
-    __slots__ = ("host", "match_attributes", "keep", "detail")
+    __slots__ = ("host", "match_attributes", "keep", "detail", "min_age_seconds")
     class MatchAttributesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -628,11 +628,13 @@ class ReconcileHostRequest(_message.Message):
     MATCH_ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
     KEEP_FIELD_NUMBER: _ClassVar[int]
     DETAIL_FIELD_NUMBER: _ClassVar[int]
+    MIN_AGE_SECONDS_FIELD_NUMBER: _ClassVar[int]
     host: str
     match_attributes: _containers.ScalarMap[str, str]
     keep: _containers.RepeatedCompositeFieldContainer[OwnerKey]
     detail: str
-    def __init__(self, host: _Optional[str] = ..., match_attributes: _Optional[_Mapping[str, str]] = ..., keep: _Optional[_Iterable[_Union[OwnerKey, _Mapping]]] = ..., detail: _Optional[str] = ...) -> None: ...
+    min_age_seconds: int
+    def __init__(self, host: _Optional[str] = ..., match_attributes: _Optional[_Mapping[str, str]] = ..., keep: _Optional[_Iterable[_Union[OwnerKey, _Mapping]]] = ..., detail: _Optional[str] = ..., min_age_seconds: _Optional[int] = ...) -> None: ...
 
 class ReconcileHostResponse(_message.Message):
     __slots__ = ("released",)
