@@ -41,9 +41,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.Column(
-            "last_seen_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
-        ),
+        sa.Column("last_seen_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("name"),
     )
@@ -140,9 +138,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("state", sa.Text(), nullable=False),
-        sa.Column(
-            "allocated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
-        ),
+        sa.Column("allocated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column("released_at", sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint("(state = 'released') = (released_at IS NOT NULL)", name="lease_released_at"),
         sa.CheckConstraint("state IN ('active', 'released')", name="lease_state"),
@@ -172,9 +168,7 @@ def upgrade() -> None:
         unique=False,
         postgresql_where=sa.text("state = 'released'"),
     )
-    op.execute(
-        "INSERT INTO address_space (name, description) VALUES ('default', 'The default address space')"
-    )
+    op.execute("INSERT INTO address_space (name, description) VALUES ('default', 'The default address space')")
 
 
 def downgrade() -> None:
