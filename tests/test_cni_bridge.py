@@ -563,3 +563,32 @@ def test_the_agent_releases_a_lease_whose_namespace_went_while_it_was_down(clust
     # The runtime's DEL, retried later, still succeeds.
     late = cluster.delete(host, "ctr-gone", gone_ns, gone)
     assert late.returncode == 0, cluster.explain(late)
+
+
+def test_a_gateway_bridge_refuses_an_address_outside_its_hosts_subnet(cluster: Cluster) -> None:
+    """A requested address (`ips`) in another block would put a second gateway on the bridge:
+    refused with the address error (CNI 100); one in the host's own subnet is granted."""
+    client = cluster.client
+    client.create_pool("small", "10.98.0.0/16", 29)
+    node_a, node_b = cluster.hosts
+    ipam = {"type": "ipam-cni", "pool": "small", "agent_socket": node_a.socket}
+    others = ipaddress.ip_network(client.acquire_subnet(node_b.name, "small").cidr)
+    first = only_address(cluster.bridge("ADD", node_a, "ctr-own-1", cluster.netns(), ipam=ipam).json())
+    own = first.network
+    free = next(n for n in ipaddress.ip_network("10.98.0.0/16").subnets(new_prefix=29) if n not in (own, others))
+
+    for taken_block in (others, free):
+        wanted = str(taken_block.network_address + 3)
+        outcome = cluster.bridge(
+            "ADD", node_a, f"ctr-{wanted}", cluster.netns(), ipam=ipam, runtimeConfig={"ips": [wanted]}
+        )
+        error = outcome.json()
+        assert outcome.returncode != 0 and error["code"] == 100, cluster.explain(outcome)
+        assert f'address: {wanted} is outside the subnet of pool "small" that host "{node_a.name}" uses' in error["msg"]
+        assert "already has an IP address" not in outcome.stdout
+    assert [s.cidr for s in client.list_subnets("small", node_a.name)] == [str(own)]
+
+    wanted = str(own.network_address + 5)
+    granted = cluster.bridge("ADD", node_a, "ctr-own-2", cluster.netns(), ipam=ipam, runtimeConfig={"ips": [wanted]})
+    assert granted.returncode == 0, cluster.explain(granted)
+    assert str(only_address(granted.json()).ip) == wanted
