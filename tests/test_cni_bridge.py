@@ -28,6 +28,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -151,6 +152,7 @@ class Cluster:
     client: IpamClient
     cni_path: str
     hosts: list[Host]
+    ipam_agent: Path
     namespaces: list[str] = field(default_factory=list)
     _tag: str = field(default_factory=lambda: f"{os.getpid()}-{secrets.token_hex(2)}")
 
@@ -195,6 +197,11 @@ class Cluster:
         extra = {"prevResult": prev_result} if prev_result is not None else {}
         return self.bridge("DEL", host, container_id, netns, **extra)
 
+    def restart_agent(self, host: Host, *extra: str) -> None:
+        """Start the host's agent again (after `stop_agent`), with extra arguments."""
+        host.process = _spawn_agent(self.ipam_agent, host.name, host.socket, host.log, self.server, *extra)
+        _wait_for_agent(host)
+
     def explain(self, outcome: CniRun) -> str:
         logs = "\n".join(f"--- agent {h.name} log:\n{h.output()}" for h in self.hosts)
         return f"{outcome.describe()}\n{logs}"
@@ -220,6 +227,19 @@ def _console_script(name: str) -> Path:
     if found is None:
         pytest.fail(f"{name} is not installed: pip install -e ./clients")
     return Path(found)
+
+
+def _spawn_agent(
+    ipam_agent: Path, name: str, socket_path: str, log: Path, server: str, *extra: str
+) -> subprocess.Popen[bytes]:
+    """`ipam-agent` for host `name`, its output appended to `log`."""
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [str(ipam_agent), "--host", name, "--socket", socket_path, "--server", server, *extra],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def _wait_for_agent(host: Host) -> None:
@@ -285,22 +305,14 @@ def cluster(server: str, client: IpamClient) -> Iterator[Cluster]:
             name = f"node-{letter}"
             bridge = f"ipam-br-{letter}-{suffix}"  # at most 15 characters
             cleanup.callback(_remove_bridge, bridge)
-            socket_path = str(workdir / f"{name}.sock")
-            log = workdir / f"{name}.log"
-            with log.open("wb") as out:
-                process = subprocess.Popen(
-                    [str(ipam_agent), "--host", name, "--socket", socket_path, "--server", server],
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                )
-            host = Host(name, bridge, socket_path, process, log)
+            socket_path, log = str(workdir / f"{name}.sock"), workdir / f"{name}.log"
+            host = Host(name, bridge, socket_path, _spawn_agent(ipam_agent, name, socket_path, log, server), log)
             cleanup.callback(_stop, host)
             hosts.append(host)
         for host in hosts:
             _wait_for_agent(host)
 
-        result = Cluster(server, client, f"{bin_dir}:{CNI_DIR}", hosts)
+        result = Cluster(server, client, f"{bin_dir}:{CNI_DIR}", hosts, ipam_agent)
         # Registered last, so it runs first: namespaces go before the bridges and agents.
         cleanup.callback(_delete_namespaces, result.namespaces)
         yield result
@@ -466,3 +478,117 @@ def test_concurrent_adds_on_one_host_get_different_addresses(cluster: Cluster) -
     assert len(set(addresses.values())) == count, addresses
     assert len({a.network for a in addresses.values()}) == 1, addresses  # all from the host's one subnet
     assert active_addresses(cluster.client, host.name) == {str(a) for a in addresses.values()}
+
+
+def test_a_gateway_bridge_keeps_its_host_to_one_subnet(cluster: Cluster) -> None:
+    """A bridge with isGateway puts the gateway of its subnet on the bridge and cannot take a
+    second: a full host subnet is a clear "exhausted" CNI error, and the bridge stays intact."""
+    client = cluster.client
+    client.create_pool("small", "10.98.0.0/16", 29)  # 5 assignable addresses per host subnet
+    host = cluster.hosts[0]
+    ipam = {"type": "ipam-cni", "pool": "small", "agent_socket": host.socket}
+    addresses = []
+    for i in range(5):
+        outcome = cluster.bridge("ADD", host, f"ctr-small-{i}", cluster.netns(), ipam=ipam)
+        assert outcome.returncode == 0, cluster.explain(outcome)
+        addresses.append(only_address(outcome.json()))
+    subnets = client.list_subnets("small", host.name)
+    assert len(subnets) == 1, subnets
+    assert {a.network for a in addresses} == {ipaddress.ip_network(subnets[0].cidr)}
+
+    sixth = cluster.bridge("ADD", host, "ctr-small-5", cluster.netns(), ipam=ipam)
+    assert sixth.returncode != 0, cluster.explain(sixth)
+    error = sixth.json()
+    assert error["code"] == 101, cluster.explain(sixth)  # ipam-cni's "exhausted"
+    assert f'pool "small" is exhausted on host "{host.name}"' in error["msg"], error
+    assert "already has an IP address" not in sixth.stdout, cluster.explain(sixth)
+    assert len(client.list_subnets("small", host.name)) == 1
+    assert f"{subnets[0].gateway}/29" in host_ipv4(host.bridge)
+
+    # A freed address is handed out again from the same subnet.
+    freed = cluster.bridge("DEL", host, "ctr-small-0", cluster.netns(), ipam=ipam)
+    assert freed.returncode == 0, cluster.explain(freed)
+    again = cluster.bridge("ADD", host, "ctr-small-6", cluster.netns(), ipam=ipam)
+    assert again.returncode == 0, cluster.explain(again)
+    assert only_address(again.json()).network == addresses[0].network
+
+
+def test_single_subnet_false_lets_a_host_take_a_second_subnet(cluster: Cluster) -> None:
+    """Where each subnet is routed without a gateway on the bridge, `ipam.single_subnet: false`
+    lets the host grow past one subnet."""
+    client = cluster.client
+    client.create_pool("grow", "10.97.0.0/16", 29)
+    host = cluster.hosts[1]
+    ipam = {"type": "ipam-cni", "pool": "grow", "agent_socket": host.socket, "single_subnet": False}
+    for i in range(6):
+        outcome = cluster.bridge("ADD", host, f"ctr-grow-{i}", cluster.netns(), ipam=ipam, isGateway=False)
+        assert outcome.returncode == 0, cluster.explain(outcome)
+    assert len(client.list_subnets("grow", host.name)) == 2
+
+
+def test_the_agent_releases_a_lease_whose_namespace_went_while_it_was_down(cluster: Cluster) -> None:
+    """The runtime's DEL fails while the agent is down and the runtime forgets it (podman 4.3 logs
+    it, and never sends GC): once back, the agent releases the lease of the container whose network
+    namespace is gone, after the grace period, and keeps the lease of the one still there."""
+    client = cluster.client
+    host = cluster.hosts[0]
+    gone_ns, staying_ns = cluster.netns(), cluster.netns()
+    gone = cluster.add(host, "ctr-gone", gone_ns)
+    staying = only_address(cluster.add(host, "ctr-staying", staying_ns))
+    gone_address = only_address(gone)
+
+    _stop(host)
+    lost = cluster.delete(host, "ctr-gone", gone_ns, gone)
+    assert lost.returncode != 0 and lost.json()["code"] == 11, cluster.explain(lost)  # try again later
+    ip("netns", "del", gone_ns)  # the runtime removes the container all the same
+    assert active_addresses(client, host.name) == {str(gone_address), str(staying)}
+
+    grace = 4
+    started = time.time()
+    cluster.restart_agent(host, "--cni-reconcile-interval", "0.5", "--cni-reconcile-grace", str(grace))
+    deadline = time.monotonic() + 120
+    while active_addresses(client, host.name) != {str(staying)}:
+        assert time.monotonic() < deadline, cluster.explain(lost)
+        time.sleep(0.2)
+    released = client.get_lease(str(gone_address.ip))
+    assert released.state == pb.LEASE_STATE_RELEASED, released
+    # Not before the namespace had been missing for the grace period, as the agent saw it.
+    assert released.release_time.ToDatetime(tzinfo=UTC).timestamp() >= started + grace, (released, started)
+    assert_lease(client, staying, host.name, "ctr-staying")
+    (record,) = client.iter_gc_records(host=host.name, reason=pb.GC_REASON_RUNTIME_GONE)
+    assert (record.item.target, record.item.owner_id) == (str(gone_address.ip), "ctr-gone"), record
+    assert "network namespace is gone" in record.detail, record
+    assert f"CNI reconciliation released {gone_address.ip} of ctr-gone/eth0" in host.output()
+
+    # The runtime's DEL, retried later, still succeeds.
+    late = cluster.delete(host, "ctr-gone", gone_ns, gone)
+    assert late.returncode == 0, cluster.explain(late)
+
+
+def test_a_gateway_bridge_refuses_an_address_outside_its_hosts_subnet(cluster: Cluster) -> None:
+    """A requested address (`ips`) in another block would put a second gateway on the bridge:
+    refused with the address error (CNI 100); one in the host's own subnet is granted."""
+    client = cluster.client
+    client.create_pool("small", "10.98.0.0/16", 29)
+    node_a, node_b = cluster.hosts
+    ipam = {"type": "ipam-cni", "pool": "small", "agent_socket": node_a.socket}
+    others = ipaddress.ip_network(client.acquire_subnet(node_b.name, "small").cidr)
+    first = only_address(cluster.bridge("ADD", node_a, "ctr-own-1", cluster.netns(), ipam=ipam).json())
+    own = first.network
+    free = next(n for n in ipaddress.ip_network("10.98.0.0/16").subnets(new_prefix=29) if n not in (own, others))
+
+    for taken_block in (others, free):
+        wanted = str(taken_block.network_address + 3)
+        outcome = cluster.bridge(
+            "ADD", node_a, f"ctr-{wanted}", cluster.netns(), ipam=ipam, runtimeConfig={"ips": [wanted]}
+        )
+        error = outcome.json()
+        assert outcome.returncode != 0 and error["code"] == 100, cluster.explain(outcome)
+        assert f'address: {wanted} is outside the subnet of pool "small" that host "{node_a.name}" uses' in error["msg"]
+        assert "already has an IP address" not in outcome.stdout
+    assert [s.cidr for s in client.list_subnets("small", node_a.name)] == [str(own)]
+
+    wanted = str(own.network_address + 5)
+    granted = cluster.bridge("ADD", node_a, "ctr-own-2", cluster.netns(), ipam=ipam, runtimeConfig={"ips": [wanted]})
+    assert granted.returncode == 0, cluster.explain(granted)
+    assert str(only_address(granted.json()).ip) == wanted

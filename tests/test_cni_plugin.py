@@ -226,6 +226,7 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
     ("type not a string", _with(lambda c: c["ipam"].update(type=1)), "ipam.type"),
     ("agent_socket", _with(lambda c: c["ipam"].update(agent_socket=7)), "ipam.agent_socket"),
     ("server", _with(lambda c: c["ipam"].update(server="no-port")), "ipam.server"),
+    ("single_subnet", _with(lambda c: c["ipam"].update(single_subnet="yes")), "ipam.single_subnet"),
     ("routes not a list", _with(lambda c: c["ipam"].update(routes={"dst": "0.0.0.0/0"})), "ipam.routes"),
     ("route bad CIDR", _with(lambda c: c["ipam"].update(routes=[{"dst": "10.0.0.0/33"}])), "ipam.routes[0].dst"),
     ("route bare IP", _with(lambda c: c["ipam"].update(routes=[{"dst": "10.0.0.0"}])), "ipam.routes[0].dst"),
@@ -423,10 +424,12 @@ def test_request_carries_every_protocol_key(fake_agent: Callable[..., FakeAgent]
             "command": "ADD",
             "container_id": CONTAINER,
             "ifname": "eth0",
+            "netns": NETNS,
             "network": "testnet",
             "pools": ["p4"],
             "space": "blue",
             "addresses": [],
+            "single_subnet": False,
             "attributes": {
                 "K8S_POD_NAMESPACE": "default",
                 "K8S_POD_NAME": "web-0",
@@ -437,6 +440,27 @@ def test_request_carries_every_protocol_key(fake_agent: Callable[..., FakeAgent]
             "valid_attachments": [],
         }
     ]
+
+
+@pytest.mark.parametrize(
+    ("main", "ipam", "single"),
+    [
+        ({"isGateway": True}, {}, True),
+        ({"isDefaultGateway": True}, {}, True),
+        ({"isGateway": False}, {}, False),
+        ({"type": "macvlan", "isGateway": True}, {}, False),
+        ({"isGateway": True}, {"single_subnet": False}, False),
+        ({"type": "ptp"}, {"single_subnet": True}, True),
+    ],
+)
+def test_single_subnet_follows_a_gateway_bridge_unless_configured(
+    fake_agent: Callable[..., FakeAgent], main: dict[str, Any], ipam: dict[str, Any], single: bool
+) -> None:
+    agent = fake_agent()
+    conf = {**netconf("1.0.0", agent.path, **ipam), **main}
+    cni("ADD", conf).ok()
+    cni("DEL", conf).ok()
+    assert [(r["command"], r["single_subnet"]) for r in agent.requests] == [("ADD", single), ("DEL", False)]
 
 
 @pytest.mark.parametrize(

@@ -81,6 +81,8 @@ def test_request_pool_registers_the_subnet_and_a_replay_returns_the_same_pool(
 ) -> None:
     first = node_a.request_pool("10.20.5.0/24", "10.20.5.128/25")
     assert first == {"PoolID": "10.20.5.0/24@default", "Pool": "10.20.5.0/24", "Data": {}}
+    # dockerd restarted: it activates the driver again, then replays the pool.
+    assert node_a.ok("Plugin.Activate") == {"Implements": ["IpamDriver"]}
     assert node_a.request_pool("10.20.5.0/24", "10.20.5.128/25") == first
     assert "overlaps Docker network subnet 10.20.5.0/24" in node_a.err(
         "IpamDriver.RequestPool", {"AddressSpace": "default", "Pool": "10.20.4.0/23", "SubPool": "", "V6": False}
@@ -88,6 +90,27 @@ def test_request_pool_registers_the_subnet_and_a_replay_returns_the_same_pool(
     assert "with ip-range 10.20.5.128/25, not none" in node_a.err(
         "IpamDriver.RequestPool", {"AddressSpace": "default", "Pool": "10.20.5.0/24", "SubPool": "", "V6": False}
     )
+
+
+def test_a_second_network_of_a_subnet_on_one_host_is_refused_and_keeps_the_first(
+    node_a: Plugin, node_b: Plugin, client: IpamClient
+) -> None:
+    """dockerd refuses a second network of a subnet it has and sends ReleasePool for it: refused
+    at RequestPool instead, so that no ReleasePool ends the first network's membership."""
+    refused = 'subnet 10.20.5.0/24 is already used by a Docker network on host "node-a"'
+    for activated in (False, True):  # since the agent started, and after a dockerd (re)start
+        if activated:
+            node_a.ok("Plugin.Activate")
+        pool_id = node_a.request_pool("10.20.5.0/24")["PoolID"]
+        assert refused in node_a.err("IpamDriver.RequestPool", {"AddressSpace": "default", "Pool": "10.20.5.0/24"})
+        # Another host's dockerd joins the network as before.
+        assert node_b.request_pool("10.20.5.0/24")["PoolID"] == pool_id
+        assert node_a.request_address(pool_id, "", MAC) == "10.20.5.1/24"
+        node_a.ok("IpamDriver.ReleaseAddress", {"PoolID": pool_id, "Address": "10.20.5.1"})
+        for plugin in (node_a, node_b):
+            plugin.ok("IpamDriver.ReleasePool", {"PoolID": pool_id})
+    # Released: the subnet may be created again on the host.
+    assert node_a.request_pool("10.20.5.0/24")["PoolID"] == "10.20.5.0/24@default"
 
 
 def test_carved_subnets_are_fresh_and_avoid_host_subnets(node_a: Plugin, client: IpamClient) -> None:
@@ -158,6 +181,7 @@ def test_addresses_gateway_aux_and_replay(node_a: Plugin, client: IpamClient) ->
         "10.20.5.7": ("node-a", "container"),
     }
     # dockerd restarted: the same requests again, container addresses without a MAC.
+    node_a.ok("Plugin.Activate")
     assert node_a.request_pool("10.20.5.0/24", "10.20.5.128/25")["PoolID"] == pool_id
     assert node_a.request_address(pool_id, "10.20.5.1", GATEWAY) == "10.20.5.1/24"
     assert node_a.request_address(pool_id, "10.20.5.5") == "10.20.5.5/24"
@@ -306,6 +330,7 @@ def test_the_body_is_json_whatever_the_content_type(node_a: Plugin) -> None:
             headers={"Content-Type": content_type},
         )
         assert (status, reply["PoolID"]) == (200, "10.20.8.0/24@default")
+        node_a.ok("IpamDriver.ReleasePool", {"PoolID": reply["PoolID"]})
 
 
 def test_an_unreachable_server_is_named(sockets: Path) -> None:

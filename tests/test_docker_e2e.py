@@ -76,7 +76,8 @@ def start_agent(
     server: str, client: IpamClient, dockerd: DockerDaemon, tmp_path: Path
 ) -> Iterator[Callable[..., AgentProcess]]:
     """`start_agent(*extra_args)`: `ipam-agent` for HOST serving PLUGIN (and reconciling against
-    the private dockerd), ready when the plugin socket answers Activate; stopped afterwards."""
+    the private dockerd), ready when the plugin socket answers; stopped afterwards. The probe is
+    not Activate: that one is dockerd's, announcing its start (and its replay)."""
     client.create_pool("docker4", "10.40.0.0/16", 24)
     client.create_pool("docker6", "fd40::/48", 64)
     client.create_pool("small", "10.50.0.0/24", 24)
@@ -94,7 +95,7 @@ def start_agent(
         deadline = time.monotonic() + 20
         while True:
             try:
-                if post(PLUGIN_SOCKET, "Plugin.Activate")[0] == 200:
+                if post(PLUGIN_SOCKET, "IpamDriver.GetCapabilities")[0] == 200:
                     return started[-1]
             except OSError:
                 pass
@@ -273,6 +274,38 @@ def test_dockerd_restart_replays_without_leaking_or_doubling(docker: DockerDaemo
     assert docker_leases(client) == {}
 
 
+def test_a_refused_second_network_of_a_subnet_leaves_the_first_working(
+    docker: DockerDaemon, agent: AgentProcess, start_agent: Callable[..., AgentProcess], client: IpamClient
+) -> None:
+    """`network create --subnet <n1's subnet> n3` fails, and n1 keeps working: its membership,
+    its gateway and its containers' addresses survive; so after an agent and a dockerd restart."""
+    create_network(docker, "n1")
+    (subnet,) = subnets_of(docker, "n1")
+    gateway = str(subnet.network_address + 1)
+    docker.docker("run", "-d", "--name=on-n1", "--restart=always", "--network=n1", IMAGE, *SLEEPER)
+
+    def refused() -> None:
+        held = {gateway: "gateway", address_of(docker, "on-n1", "n1"): "container"}
+        assert docker_leases(client) == held
+        n3 = docker.docker("network", "create", "--ipam-driver", PLUGIN, f"--subnet={subnet}", "n3", check=False)
+        assert n3.returncode != 0, n3
+        assert f'subnet {subnet} is already used by a Docker network on host "{HOST}"' in n3.stderr, n3.stderr
+        assert docker_leases(client) == held
+        # n1 still hands out addresses (its membership is intact) and takes them back.
+        assert ipaddress.ip_interface(addresses_inside(docker, "--network=n1")[0]).network == subnet
+        assert docker_leases(client) == held
+
+    refused()
+    agent.stop()
+    start_agent()  # the agent restarted: dockerd does not activate it again
+    refused()
+    docker.restart()  # dockerd restarted: it activates the driver and replays n1's pool
+    refused()
+    docker.docker("rm", "-f", "on-n1")
+    docker.docker("network", "rm", "n1")
+    assert docker_leases(client) == {}
+
+
 def wait_for(done: Callable[[], bool], what: str, seconds: float = 20) -> None:
     deadline = time.monotonic() + seconds
     while not done():
@@ -343,7 +376,7 @@ def test_reconciliation_outages_cost_one_warning_a_round(
         gone = Reconciler(client, registration, DockerEngine(f"unix://{tmp_path}/none.sock"), PLUGIN, "default")
         assert gone.run_once() is None
         stop = threading.Event()
-        rounds = threading.Thread(target=reconcile_forever, args=(gone, 0.05, stop))
+        rounds = threading.Thread(target=reconcile_forever, args=(gone.run_once, 0.05, stop, "Docker"))
         rounds.start()
         wait_for(lambda: len(caplog.records) >= 4, "two more rounds")
         stop.set()

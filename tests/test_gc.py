@@ -373,6 +373,20 @@ def test_reconcile_releases_what_the_runtime_no_longer_lists(client: IpamClient,
         client.reconcile_host("nobody", [])
 
 
+def test_reconcile_with_a_minimum_age_keeps_younger_leases(client: IpamClient, engine: Engine, pool: str) -> None:
+    """The agent's own reconciliation may run while the runtime adds: what is younger stays."""
+    client.register_host("node-1")
+    for owner in ("old", "young"):
+        client.allocate("node-1", owner, "eth0", [AddressSpec(pool=pool)])
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE lease SET allocated_at = now() - interval '10 minutes' WHERE owner_id = 'old'"))
+    reply = client.reconcile_host("node-1", [], detail="agent", min_age_seconds=300)
+    assert [i.owner_id for i in reply.released] == ["old"]
+    assert [lease.owner_id for lease in client.list_leases(host="node-1", state=pb.LEASE_STATE_ACTIVE)] == ["young"]
+    with pytest.raises(InvalidArgument, match=r"min_age_seconds: 86401 is out of range \(0\.\.86400\)"):
+        client.reconcile_host("node-1", [], min_age_seconds=86401)
+
+
 # --- one replica at a time -------------------------------------------------------------------------
 
 

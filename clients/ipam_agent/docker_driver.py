@@ -3,12 +3,16 @@ the IPAM client.
 
 `DockerDriver.call(method, body)` returns the reply dict or raises `DriverError` with a message
 for dockerd to show; it never raises anything else for bad input. All state lives in the server
-(a restarted agent gets no new Activate and no replay), so the driver keeps none.
+(a restarted agent gets no new Activate and no replay), except which pools dockerd asked for since
+it activated the driver: that is what tells its replay of a pool after a restart (the first
+request for it since Activate) from a second network of the same subnet (refused).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -34,8 +38,12 @@ class DockerDriver:
         self.client = client
         self.host = host
         self.space = space
+        # Pool ids dockerd asked for since it activated the driver; None: no Activate since the
+        # agent started, so dockerd is not replaying (it activates once per start, then replays).
+        self._requested: set[str] | None = None
+        self._lock = threading.Lock()
         self._methods: dict[str, Callable[[Body], Body]] = {
-            "Plugin.Activate": lambda body: {"Implements": ["IpamDriver"]},
+            "Plugin.Activate": self.activate,
             # The MAC tells a new container's --ip from an aux address and from a replayed address.
             "IpamDriver.GetCapabilities": lambda body: {"RequiresMACAddress": True, "RequiresRequestReplay": True},
             # dockerd passes the space back in RequestPool: Docker networks live in this one.
@@ -60,20 +68,37 @@ class DockerDriver:
         except IpamClientError as err:
             raise DriverError(naming(err, self.client.server) if unreachable(err) else err.message) from None
 
+    def activate(self, body: Body) -> Body:
+        with self._lock:
+            self._requested = set()
+        return {"Implements": ["IpamDriver"]}
+
     def request_pool(self, body: Body) -> Body:
         options = _options(body)
+        space = _string(body, "AddressSpace", required=False)
+        subnet = _string(body, "Pool", required=False)
+        with self._lock:
+            replay = self._requested is not None and _pool_key(space, subnet) not in self._requested
         reply = self.client.request_network_pool(
             self.host,
-            space=_string(body, "AddressSpace", required=False),
-            subnet=_string(body, "Pool", required=False),
+            space=space,
+            subnet=subnet,
             ip_range=_string(body, "SubPool", required=False),
             options=options,
             v6=_bool(body, "V6"),
+            replay=replay,
         )
+        with self._lock:
+            if self._requested is not None:
+                self._requested.add(reply.pool_id)
         return {"PoolID": reply.pool_id, "Pool": reply.cidr, "Data": {}}
 
     def release_pool(self, body: Body) -> Body:
-        self.client.release_network_pool(self.host, _string(body, "PoolID"))
+        pool_id = _string(body, "PoolID")
+        self.client.release_network_pool(self.host, pool_id)
+        with self._lock:
+            if self._requested is not None:
+                self._requested.discard(pool_id)
         return {}
 
     def request_address(self, body: Body) -> Body:
@@ -96,6 +121,15 @@ class DockerDriver:
 
 
 _NO_BODY = {"IpamDriver.GetCapabilities", "IpamDriver.GetDefaultAddressSpaces"}
+
+
+def _pool_key(space: str, subnet: str) -> str:
+    """The pool id the server gives `subnet` ("" for a carved one, which is never a replay)."""
+    try:
+        cidr = str(ipaddress.ip_network(subnet))
+    except ValueError:
+        return ""  # carved (""), or not a CIDR: the server says why
+    return f"{cidr}@{space or DEFAULT_ADDRESS_SPACE}"
 
 
 _JSON_KINDS = {

@@ -12,6 +12,7 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Callable
 
 from ipam_agent.docker_engine import DockerEngine, DockerEngineError
 from ipam_agent.handlers import naming, unreachable
@@ -64,12 +65,12 @@ def min_age_for(listing_seconds: float) -> int:
     return min(MAX_MIN_AGE_SECONDS, max(MIN_AGE_SECONDS, math.ceil(listing_seconds) + LISTING_MARGIN_SECONDS))
 
 
-def reconcile_forever(reconciler: Reconciler, interval: float, stop: threading.Event) -> None:
-    """Reconcile now, then every `interval` seconds until `stop`."""
+def reconcile_forever(run_once: Callable[[], object], interval: float, stop: threading.Event, what: str) -> None:
+    """Reconcile (`run_once`) now, then every `interval` seconds until `stop`."""
     while True:
         try:
-            reconciler.run_once()
+            run_once()
         except Exception:  # a bug must not end reconciliation for the agent's lifetime
-            log.exception("Docker reconciliation failed")
+            log.exception("%s reconciliation failed", what)
         if stop.wait(interval):
             return

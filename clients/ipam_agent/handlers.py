@@ -32,6 +32,8 @@ from ipam_cni import protocol
 log = logging.getLogger("ipam_agent.handlers")
 
 NETWORK_ATTRIBUTE = "cni.network"
+# The container's network namespace (CNI_NETNS): gone means the container is (cni_reconcile).
+NETNS_ATTRIBUTE = "cni.netns"
 POOL_CACHE_SECONDS = 60.0
 # CNI's own codes for what the shim should have caught (kept here for requests from other clients).
 CODE_INVALID_ENV = 4
@@ -57,10 +59,12 @@ class Request:
     command: str
     container_id: str = ""
     ifname: str = ""
+    netns: str = ""
     network: str = ""
     pools: list[str] = field(default_factory=list)
     space: str = ""
     addresses: list[str] = field(default_factory=list)
+    single_subnet: bool = False
     attributes: dict[str, str] = field(default_factory=dict)
     prev_addresses: list[str] = field(default_factory=list)
     valid_attachments: set[tuple[str, str]] = field(default_factory=set)
@@ -74,10 +78,12 @@ class Request:
             command=command,
             container_id=_string(message, "container_id"),
             ifname=_string(message, "ifname"),
+            netns=_string(message, "netns"),
             network=_string(message, "network"),
             pools=_strings(message, "pools"),
             space=_string(message, "space"),
             addresses=_strings(message, "addresses"),
+            single_subnet=message.get("single_subnet") is True,
             attributes=_attributes(message),
             prev_addresses=_strings(message, "prev_addresses"),
             valid_attachments=_attachments(message),
@@ -207,6 +213,8 @@ class Handlers:
         """Allocate one address per pool (or the requested addresses); a repeat gets the same leases."""
         specs = self._specs(request)
         attributes = {**request.attributes, NETWORK_ATTRIBUTE: request.network}
+        if request.netns:
+            attributes[NETNS_ATTRIBUTE] = request.netns
         self.registration.ensure()
         try:
             reply = self.client.allocate(self.host, request.container_id, request.ifname, specs, attributes)
@@ -225,9 +233,10 @@ class Handlers:
     def _specs(self, request: Request) -> list[AddressSpec]:
         addresses = [_address(text) for text in request.addresses]
         space = request.space
+        single = request.single_subnet
         if not request.pools:
             if not addresses:
-                return [AddressSpec(space=space)]
+                return [AddressSpec(space=space, single_subnet=single)]
             return [AddressSpec(space=space, family=a.version, address=str(a)) for a in addresses]
         chosen: dict[str, str] = {}
         for address in addresses:
@@ -238,7 +247,10 @@ class Handlers:
                     f'addresses {chosen[pool]} and {address} both fall to pool "{pool}"; one address per pool',
                 )
             chosen[pool] = str(address)
-        return [AddressSpec(pool=pool, space=space, address=chosen.get(pool, "")) for pool in request.pools]
+        return [
+            AddressSpec(pool=pool, space=space, address=chosen.get(pool, ""), single_subnet=single)
+            for pool in request.pools
+        ]
 
     def _pool_for(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address, pools: list[str]) -> str:
         """The pool whose CIDR holds `address`, else the first pool of its family (the server then

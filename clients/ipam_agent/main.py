@@ -1,6 +1,7 @@
 """`ipam-agent` (also `ipam agent`): register the host, heartbeat, serve the CNI plugin's socket and
 Docker's remote IPAM driver (on `/run/docker/plugins/NAME.sock`, by default when that directory exists),
-and with the driver, reconcile Docker networks at start-up and every interval (docker_reconcile).
+and with the driver, reconcile Docker networks at start-up and every interval (docker_reconcile);
+release CNI leases whose container's network namespace is gone, likewise (cni_reconcile).
 
 Runs until SIGTERM or SIGINT, then stops serving and removes the socket. Start-up failures print
 one line, `ipam-agent: error: ...`, and exit 1 (2 for bad arguments). While the server cannot be
@@ -22,6 +23,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from ipam_agent.cni_reconcile import CniReconciler
 from ipam_agent.docker_driver import DockerDriver
 from ipam_agent.docker_engine import DockerEngine
 from ipam_agent.docker_http import DockerPluginServer, plugin_socket
@@ -104,8 +106,12 @@ def run(args: argparse.Namespace) -> int:
         reconciler = Reconciler(
             client, registration, DockerEngine(args.docker_host), args.docker_plugin_name, args.docker_address_space
         )
-        reconcile = (reconciler, args.docker_reconcile_interval, stop)
+        reconcile = (reconciler.run_once, args.docker_reconcile_interval, stop, "Docker")
         threads.append(threading.Thread(target=reconcile_forever, args=reconcile, name="docker-reconcile", daemon=True))
+    if args.cni_reconcile_interval > 0:
+        cni = CniReconciler(client, registration, args.cni_reconcile_grace)
+        reconcile = (cni.run_once, args.cni_reconcile_interval, stop, "CNI")
+        threads.append(threading.Thread(target=reconcile_forever, args=reconcile, name="cni-reconcile", daemon=True))
     for thread in threads:
         thread.start()
     sockets = ", ".join(s.path for s in servers)

@@ -15,6 +15,7 @@ TTL_HEARTBEATS = 3
 DEFAULT_DOCKER_PLUGIN = "ipam"
 DOCKER_PLUGINS_DIR = "/run/docker/plugins"
 DEFAULT_RECONCILE_INTERVAL = 300.0
+DEFAULT_CNI_GRACE = 300.0
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 UNIX_SCHEME = "unix://"
 TLS_FILES = (
@@ -88,6 +89,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_RECONCILE_INTERVAL,
         help="release what dockerd no longer uses at start-up and then every SECONDS "
         f"(default: {DEFAULT_RECONCILE_INTERVAL:g}; 0: never)",
+    )
+    parser.add_argument(
+        "--cni-reconcile-interval",
+        metavar="SECONDS",
+        type=_non_negative,
+        default=DEFAULT_RECONCILE_INTERVAL,
+        help="release CNI leases whose container's network namespace is gone, at start-up and then every "
+        f"SECONDS (default: {DEFAULT_RECONCILE_INTERVAL:g}; 0: never)",
+    )
+    parser.add_argument(
+        "--cni-reconcile-grace",
+        metavar="SECONDS",
+        type=_non_negative,
+        default=DEFAULT_CNI_GRACE,
+        help="a CNI lease is released once its network namespace has been missing this long and the lease is "
+        f"at least this old (default: {DEFAULT_CNI_GRACE:g})",
     )
 
 

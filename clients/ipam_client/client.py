@@ -377,14 +377,16 @@ class IpamClient:
         *,
         match_attributes: Mapping[str, str] | None = None,
         detail: str = "",
+        min_age_seconds: int = 0,
     ) -> ipam_pb2.ReconcileHostResponse:
         """Release the host's active leases (with ``match_attributes``) whose owner key
-        (owner id, interface) is not in ``keep``."""
+        (owner id, interface) is not in ``keep``, and which are at least ``min_age_seconds`` old."""
         request = ipam_pb2.ReconcileHostRequest(
             host=host,
             match_attributes=dict(match_attributes or {}),
             keep=[ipam_pb2.OwnerKey(owner_id=owner, interface=interface) for owner, interface in keep],
             detail=detail,
+            min_age_seconds=min_age_seconds,
         )
         return self._call(self._gc.ReconcileHost, request)
 
@@ -409,10 +411,20 @@ class IpamClient:
         ip_range: str = "",
         options: Mapping[str, str] | None = None,
         v6: bool = False,
+        replay: bool = False,
     ) -> ipam_pb2.NetworkPool:
-        """Register ``subnet`` as a Docker network (or join it), or carve a free one from a pool."""
+        """Register ``subnet`` as a Docker network (or join it), or carve a free one from a pool.
+
+        A subnet the host is already a member of is ALREADY_EXISTS unless ``replay`` (dockerd
+        asking again after its restart)."""
         request = ipam_pb2.RequestNetworkPoolRequest(
-            host=host, space=space, subnet=subnet, ip_range=ip_range, options=dict(options or {}), v6=v6
+            host=host,
+            space=space,
+            subnet=subnet,
+            ip_range=ip_range,
+            options=dict(options or {}),
+            v6=v6,
+            replay=replay,
         )
         return self._call(self._networks.RequestNetworkPool, request)
 

@@ -14,13 +14,15 @@ class AddressSpec:
     """One address to allocate (the ``AddressRequest`` message as a dataclass).
 
     ``pool`` "" picks the first enabled pool of ``space`` (and ``family``: 4, 6 or 0 for any) whose
-    host selector matches the host's labels; ``address`` asks for a specific address.
+    host selector matches the host's labels; ``address`` asks for a specific address;
+    ``single_subnet`` keeps the host to one subnet of the pool (exhausted rather than a second one).
     """
 
     pool: str = ""
     space: str = ""
     family: int = 0
     address: str = ""
+    single_subnet: bool = False
 
     def to_pb(self) -> ipam_pb2.AddressRequest:
         return ipam_pb2.AddressRequest(
@@ -28,6 +30,7 @@ class AddressSpec:
             space=self.space,
             family=cast("ipam_pb2.Family", self.family),
             address=self.address,
+            single_subnet=self.single_subnet,
         )
 
 

@@ -49,7 +49,7 @@ REQUIRED_ENV: dict[str, tuple[str, ...]] = {
 # The lowest config version that has each command.
 MIN_VERSION = {"CHECK": "0.4.0", "GC": "1.1.0", "STATUS": "1.1.0"}
 
-IPAM_KEYS = ("type", "pool", "pools", "space", "routes", "dns", "agent_socket", "server")
+IPAM_KEYS = ("type", "pool", "pools", "space", "routes", "dns", "agent_socket", "server", "single_subnet")
 ROUTE_KEYS = ("dst", "gw", "mtu", "advmss", "priority", "table", "scope")
 ROUTE_INT_KEYS = ("mtu", "advmss", "priority", "table", "scope")
 DNS_KEYS = ("nameservers", "domain", "search", "options")
@@ -88,7 +88,7 @@ class Environment:
 class IpamConfig:
     """The validated `ipam` section."""
 
-    __slots__ = ("agent_socket", "dns", "pools", "routes", "server", "space")
+    __slots__ = ("agent_socket", "dns", "pools", "routes", "server", "single_subnet", "space")
 
     def __init__(self) -> None:
         self.pools: list[str] = []
@@ -97,6 +97,8 @@ class IpamConfig:
         self.dns: dict[str, Any] = {}
         self.agent_socket = DEFAULT_SOCKET
         self.server = ""
+        # None: decided by the main plugin (see `single_subnet`).
+        self.single_subnet: bool | None = None
 
 
 class NetConfig:
@@ -271,6 +273,10 @@ def parse_ipam(section: Any) -> IpamConfig:
         if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
             raise _bad("ipam.server", "must be HOST:PORT of the IPAM server", server)
         ipam.server = server
+    if "single_subnet" in section:
+        if not isinstance(section["single_subnet"], bool):
+            raise _bad("ipam.single_subnet", "must be true or false", section["single_subnet"])
+        ipam.single_subnet = section["single_subnet"]
     if "routes" in section:
         ipam.routes = parse_routes(section["routes"])
     if "dns" in section:
@@ -334,6 +340,16 @@ def parse_dns(dns: Any) -> dict[str, Any]:
         if name in dns:
             out[name] = _strings(dns[name], f"ipam.dns.{name}")
     return out
+
+
+def single_subnet(net: NetConfig) -> bool:
+    """Whether the host must keep to one subnet of each pool: `ipam.single_subnet` when given, else
+    true for a `bridge` that is the gateway (it puts each subnet's gateway on the one bridge, and
+    refuses a second: "already has an IP address different from ...")."""
+    if net.ipam.single_subnet is not None:
+        return net.ipam.single_subnet
+    raw = net.raw
+    return raw.get("type") == "bridge" and (raw.get("isGateway") is True or raw.get("isDefaultGateway") is True)
 
 
 # --- requests of specific addresses, attributes, GC and CHECK input ---------------------------

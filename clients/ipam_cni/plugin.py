@@ -32,6 +32,7 @@ from ipam_cni.config import (
     read_command,
     read_environment,
     requested_addresses,
+    single_subnet,
     valid_attachments,
 )
 from ipam_cni.result import add_result, error_result, version_answer
@@ -117,11 +118,13 @@ def build_request(cni_env: Environment, net: NetConfig) -> dict[str, Any]:
         command,
         container_id=cni_env.container_id if per_container else "",
         ifname=cni_env.ifname if per_container else "",
+        netns=cni_env.netns if command == "ADD" else "",
         network=net.name,
         pools=net.ipam.pools,
         space=net.ipam.space,
         # Only ADD allocates; a bad requested address must not make DEL fail.
         addresses=requested_addresses(net.raw, cni_env.args) if command in ("ADD", "CHECK") else [],
+        single_subnet=command == "ADD" and single_subnet(net),
         attributes=attributes(cni_env.args),
         prev_addresses=prev_addresses(net.raw) if command == "CHECK" else [],
         valid_attachments=valid_attachments(net.raw) if command == "GC" else [],

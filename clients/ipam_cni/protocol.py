@@ -8,10 +8,12 @@ Request (all keys present; absent values are null / [] / {}):
     command          "ADD" | "DEL" | "CHECK" | "GC" | "STATUS"
     container_id     CNI_CONTAINERID ("" for GC/STATUS)
     ifname           CNI_IFNAME ("" for GC/STATUS)
+    netns            CNI_NETNS (ADD; "" otherwise): recorded on the lease, for reconciliation
     network          the network config's "name"
     pools            [pool names] from ipam.pool / ipam.pools (one per family for dual-stack)
     space            ipam.space ("" = default)
     addresses        [bare IPs requested: runtimeConfig.ips, args.cni.ips, or CNI_ARGS IP=]
+    single_subnet    true: keep the host to one subnet per pool (a bridge that is the gateway)
     attributes       {str: str}: K8S_POD_NAMESPACE, K8S_POD_NAME, K8S_POD_UID, network ...
     prev_addresses   [CIDR strings from prevResult.ips] (CHECK)
     valid_attachments [{"container_id": ..., "ifname": ...}] (GC)
@@ -24,7 +26,8 @@ Response, failure:
     {"ok": false, "code": <CNI error code>, "msg": "...", "details": "..."}
     codes: 3 container unknown, 7 invalid network config, 11 try again later (server
     unreachable), 50 not available (STATUS), 100 address taken / outside pool, 101 pool or
-    host subnets exhausted, 102 other server-side refusal.
+    host subnets exhausted (also a single_subnet host whose subnet is full), 102 other
+    server-side refusal.
 """
 
 from __future__ import annotations
@@ -56,10 +59,12 @@ def new_request(command: str, **fields: Any) -> dict[str, Any]:
         "command": command,
         "container_id": "",
         "ifname": "",
+        "netns": "",
         "network": "",
         "pools": [],
         "space": "",
         "addresses": [],
+        "single_subnet": False,
         "attributes": {},
         "prev_addresses": [],
         "valid_attachments": [],

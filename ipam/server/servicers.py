@@ -141,7 +141,9 @@ class GcServicer(rpc.GcServiceServicer):
     def ReconcileHost(self, request: pb.ReconcileHostRequest, context: Ctx) -> pb.ReconcileHostResponse:
         require_host(request.host, f'release leases of host "{request.host}"')
         keep = [(key.owner_id, key.interface) for key in request.keep]
-        released = gc.reconcile_host(self.engine, request.host, dict(request.match_attributes), keep, request.detail)
+        released = gc.reconcile_host(
+            self.engine, request.host, dict(request.match_attributes), keep, request.detail, request.min_age_seconds
+        )
         if self.metrics is not None:
             self.metrics.observe_released(released)
         return pb.ReconcileHostResponse(released=[convert.gc_item(item) for item in released])
@@ -201,6 +203,7 @@ class LeaseServicer(rpc.LeaseServiceServicer):
                     space=a.space,
                     family=convert.family(f"addresses[{i}].family", a.family),
                     address=a.address,
+                    single_subnet=a.single_subnet,
                 )
                 for i, a in enumerate(request.addresses)
             ],
@@ -259,6 +262,7 @@ class DockerNetworkServicer(rpc.DockerNetworkServiceServicer):
             ip_range=request.ip_range,
             options=dict(request.options),
             v6=request.v6,
+            replay=request.replay,
         )
         result = networks.request_pool(self.engine, command)
         return pb.NetworkPool(pool_id=result.pool_id, cidr=result.cidr)

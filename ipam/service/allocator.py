@@ -47,9 +47,17 @@ class Outcome:
 
 
 def allocate_any(
-    conn: Connection, pool: PoolRecord, layout: PoolLayout, host: HostRef, owners: list[NewOwner]
+    conn: Connection,
+    pool: PoolRecord,
+    layout: PoolLayout,
+    host: HostRef,
+    owners: list[NewOwner],
+    *,
+    single_subnet: bool = False,
 ) -> list[Outcome]:
-    """Allocate one free address of the pool to each owner; outcomes in the owners' order."""
+    """Allocate one free address of the pool to each owner; outcomes in the owners' order.
+
+    `single_subnet` keeps the host to one subnet of the pool, whatever the pool allows."""
     outcomes: dict[tuple[str, str], Outcome] = {}
     held = lease_store.active_for_owners(conn, [(o.owner_id, o.interface) for o in owners])
     pending: dict[tuple[str, str], NewOwner] = {}
@@ -65,7 +73,7 @@ def allocate_any(
         else:
             outcomes[key] = Outcome(lease_record(row), already_allocated=True)
     if pending:
-        leases, error = _new_leases(conn, pool, layout, host, list(pending.values()))
+        leases, error = _new_leases(conn, pool, layout, host, list(pending.values()), single_subnet)
         for owner, lease in leases:
             outcomes[(owner.owner_id, owner.interface)] = Outcome(lease)
         for key in pending.keys() - outcomes.keys():
@@ -87,7 +95,7 @@ def existing_lease(held: list[Any], pool: PoolRecord, host: HostRef, owner: NewO
 
 
 def _new_leases(
-    conn: Connection, pool: PoolRecord, layout: PoolLayout, host: HostRef, owners: list[NewOwner]
+    conn: Connection, pool: PoolRecord, layout: PoolLayout, host: HostRef, owners: list[NewOwner], single_subnet: bool
 ) -> tuple[list[tuple[NewOwner, LeaseRecord]], ResourceExhausted | None]:
     """New leases for as many owners as there is room for, and why the others got none."""
     by_key = {(o.owner_id, o.interface): o for o in owners}
@@ -104,7 +112,7 @@ def _new_leases(
         bumped = subnet_store.bump(conn, host.id, pool.id, len(by_key))
         if bumped is None:
             try:
-                acquire_subnet(conn, pool, layout, host, count_reusable=False)
+                acquire_subnet(conn, pool, layout, host, count_reusable=False, single_subnet=single_subnet)
             except ResourceExhausted as exhausted:
                 return done, exhausted
             continue
@@ -188,11 +196,18 @@ def check_assignable(pool: PoolRecord, layout: PoolLayout, address: Address) -> 
 
 
 def acquire_subnet(
-    conn: Connection, pool: PoolRecord, layout: PoolLayout, host: HostRef, *, count_reusable: bool = True
+    conn: Connection,
+    pool: PoolRecord,
+    layout: PoolLayout,
+    host: HostRef,
+    *,
+    count_reusable: bool = True,
+    single_subnet: bool = False,
 ) -> SubnetRow:
     """The host's subnet in the pool that has room, or a newly claimed one (idempotent).
 
     Room means never-used offsets and, with `count_reusable`, released slots past cooldown.
+    `single_subnet`: never a second subnet for the host (a bridge holds one gateway).
     """
     host_store.lock_host(conn, host.id)
     if count_reusable:
@@ -202,6 +217,12 @@ def acquire_subnet(
     if existing is not None:
         return existing
     held = subnet_store.count_for_host(conn, host.id, pool.id)
+    if single_subnet and held >= 1:
+        raise ResourceExhausted(
+            f'pool "{pool.name}" is exhausted on host "{host.name}": its subnet of the pool is full and the '
+            "request keeps a host to one subnet (single_subnet: a CNI bridge with isGateway holds one gateway); "
+            "release addresses, or use a pool with a larger host subnet"
+        )
     if pool.max_subnets_per_host and held >= pool.max_subnets_per_host:
         raise ResourceExhausted(
             f'host "{host.name}" holds {held}/{pool.max_subnets_per_host} subnets of pool "{pool.name}" '

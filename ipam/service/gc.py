@@ -164,20 +164,22 @@ def _reclaim_subnets(pace: Pace, report: GcReport, subnets: list[tuple[int, Recl
 
 
 def reconcile_host(
-    engine: Engine, host: str, match: dict[str, str], keep: list[tuple[str, str]], detail: str
+    engine: Engine, host: str, match: dict[str, str], keep: list[tuple[str, str]], detail: str, min_age: int = 0
 ) -> list[Reclaimed]:
-    """Release the host's active leases whose attributes include `match` and whose owner key the
-    runtime did not list in `keep` (CNI GC's valid attachments); recorded as runtime_gone."""
+    """Release the host's active leases whose attributes include `match`, whose owner key the
+    runtime did not list in `keep` (CNI GC's valid attachments) and which are at least `min_age`
+    seconds old; recorded as runtime_gone."""
     validate.name("host", host)
     validate.labels("match", match)
     validate.text("detail", detail)
+    validate.integer_range("min_age_seconds", min_age, 0, docker_reconcile.MAX_MIN_AGE_SECONDS)
     for owner_id, interface in keep:
         validate.text("keep.owner_id", owner_id, required=True)
         validate.text("keep.interface", interface, required=True, max_length=64)
 
     def work(conn: Connection) -> list[Reclaimed]:
         host_id, _ = host_store.host_id_and_labels(conn, host, allow_drained=True)
-        candidates = gc_store.runtime_candidates(conn, host_id, match, keep)
+        candidates = gc_store.runtime_candidates(conn, host_id, match, keep, min_age)
         if not candidates:
             return []
         listed_at = gc_store.database_now(conn)

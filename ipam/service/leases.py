@@ -11,15 +11,23 @@ from sqlalchemy import Connection, Engine
 from ipam.domain import validate
 from ipam.domain.errors import AlreadyExists, InvalidArgument, IpamError, NotFound, PermissionDenied
 from ipam.domain.layout import PoolLayout
-from ipam.domain.network import parse_address
+from ipam.domain.network import Address, parse_address
 from ipam.domain.paging import page_of, page_request
 from ipam.domain.records import LeaseRecord, Page, PoolRecord
-from ipam.service.allocator import HostRef, Outcome, allocate_any, allocate_specific, existing_lease
+from ipam.service.allocator import (
+    HostRef,
+    Outcome,
+    allocate_any,
+    allocate_specific,
+    check_assignable,
+    existing_lease,
+)
 from ipam.service.coalesce import Coalescer
 from ipam.service.pool_choice import choose_pool, require_known
 from ipam.service.views import layout_of, lease_record
 from ipam.store import hosts as host_store
 from ipam.store import leases as lease_store
+from ipam.store import subnets as subnet_store
 from ipam.store import tx
 from ipam.store.leases import NewOwner
 from ipam.store.spaces import DEFAULT_SPACE
@@ -46,6 +54,7 @@ class AddressSpec:
     space: str = ""
     family: int = 0
     address: str = ""
+    single_subnet: bool = False
 
 
 @dataclass(frozen=True)
@@ -75,7 +84,8 @@ class Allocator:
         _validate(command)
         spec = command.addresses[0]
         if len(command.addresses) == 1 and not spec.address:
-            return self._groups.submit(GroupKey(command.host, spec.pool, spec.space, spec.family), command)
+            key = GroupKey(command.host, spec.pool, spec.space, spec.family, spec.single_subnet)
+            return self._groups.submit(key, command)
         return tx.run(self.engine, lambda conn: _allocate(conn, command), retry_on_constraints=_RACES)
 
     def _allocate_group(self, key: GroupKey, commands: Sequence[AllocateCommand]) -> list[Allocation | IpamError]:
@@ -83,7 +93,8 @@ class Allocator:
             host, labels = _host(conn, key.host)
             pool = choose_pool(conn, pool=key.pool, space=key.space, family=key.family, host=key.host, labels=labels)
             owners = [NewOwner(c.owner_id, c.interface, c.attributes) for c in commands]
-            return [_result([o]) for o in allocate_any(conn, pool, layout_of(pool), host, owners)]
+            outcomes = allocate_any(conn, pool, layout_of(pool), host, owners, single_subnet=key.single_subnet)
+            return [_result([o]) for o in outcomes]
 
         return tx.run(self.engine, work, retry_on_constraints=_RACES)
 
@@ -94,6 +105,7 @@ class GroupKey:
     pool: str
     space: str
     family: int
+    single_subnet: bool = False
 
 
 def _result(outcomes: list[Outcome]) -> Allocation | IpamError:
@@ -139,9 +151,9 @@ def _allocate(conn: Connection, command: AllocateCommand) -> Allocation:
         seen.add(pool.id)
         layout = layout_of(pool)
         if spec.address:
-            outcomes.append(_allocate_specific(conn, pool, layout, host, owner, spec.address))
+            outcomes.append(_allocate_specific(conn, pool, layout, host, owner, spec.address, spec.single_subnet))
         else:
-            outcomes.extend(allocate_any(conn, pool, layout, host, [owner]))
+            outcomes.extend(allocate_any(conn, pool, layout, host, [owner], single_subnet=spec.single_subnet))
     result = _result(outcomes)
     if isinstance(result, IpamError):
         raise result  # rolls back whatever this request allocated so far
@@ -149,18 +161,41 @@ def _allocate(conn: Connection, command: AllocateCommand) -> Allocation:
 
 
 def _allocate_specific(
-    conn: Connection, pool: PoolRecord, layout: PoolLayout, host: HostRef, owner: NewOwner, address: str
+    conn: Connection,
+    pool: PoolRecord,
+    layout: PoolLayout,
+    host: HostRef,
+    owner: NewOwner,
+    address: str,
+    single_subnet: bool,
 ) -> Outcome:
     wanted = parse_address("address", address)
     held = lease_store.active_for_owners(conn, [(owner.owner_id, owner.interface)])
     row = existing_lease(held.get((owner.owner_id, owner.interface), []), pool, host, owner)
     if row is None:
+        if single_subnet:
+            _require_own_subnet(conn, pool, layout, host, wanted)
         lease_id = allocate_specific(conn, pool, layout, host, owner, wanted)
         return Outcome(lease_record(lease_store.by_ids(conn, [lease_id])[0]))
     if parse_address("address", row.address) != wanted:
         key = f"{owner.owner_id}/{owner.interface}"
         return Outcome(error=AlreadyExists(f"owner {key} already holds {row.address}, not {address}"))
     return Outcome(lease_record(row), already_allocated=True)
+
+
+def _require_own_subnet(conn: Connection, pool: PoolRecord, layout: PoolLayout, host: HostRef, wanted: Address) -> None:
+    """With single_subnet, a specific address must be in the host's subnet of the pool, or in a
+    free block when the host has none yet (that block becomes its one subnet)."""
+    check_assignable(pool, layout, wanted)
+    block = subnet_store.subnet_of_block(conn, pool.id, layout.block_index_of(wanted))
+    if block is not None and block.host_id == host.id:
+        return
+    if block is None and subnet_store.count_for_host(conn, host.id, pool.id) == 0:
+        return
+    raise InvalidArgument(
+        f'address: {wanted} is outside the subnet of pool "{pool.name}" that host "{host.name}" uses, and the '
+        "request keeps a host to one subnet (single_subnet: a CNI bridge with isGateway holds one gateway)"
+    )
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,9 @@ A network subnet is registered once per address space and shared by every host w
 asks for it (the same `--subnet` on several hosts is one network, one address range). Every
 request is idempotent so that dockerd may replay it after a restart (RequiresRequestReplay):
 - RequestPool for a registered subnet returns the same pool id (the host becomes a member once);
+  from a host that is already a member only as a replay: otherwise dockerd is creating a second
+  network of the subnet, which it refuses itself, and its ReleasePool would end the first one's
+  membership;
 - the gateway and aux addresses are network-wide leases: asking again returns them;
 - a container address asked for again without a MAC (a replay) returns the lease this host's
   container already holds; with a MAC (a new container) an address in use is ALREADY_EXISTS.
@@ -63,6 +66,7 @@ class PoolRequest:
     ip_range: str = ""
     options: dict[str, str] | None = None
     v6: bool = False
+    replay: bool = False
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,8 @@ def request_pool(engine: Engine, request: PoolRequest) -> NetworkPool:
         host_id, labels = host_store.host_id_and_labels(conn, request.host)
         if layout is not None:
             network = _register(conn, space, layout, options.get(OPTION_POOL[family], ""))
+            if not request.replay:
+                _refuse_second_network(conn, network, host_id, request.host)
         else:
             pool_name = options.get(OPTION_POOL[family], "")
             pool = choose_pool(conn, pool=pool_name, space=space, family=family, host=request.host, labels=labels)
@@ -148,6 +154,16 @@ def _register(conn: Connection, space: str, layout: NetworkLayout, pool_name: st
     if concurrent is not None:
         return _joined(concurrent, ip_range)
     raise AlreadyExists(f"subnet {cidr} overlaps {_describe_overlap(conn, pool.space_id, cidr)}")
+
+
+def _refuse_second_network(conn: Connection, network: NetworkRow, host_id: int, host: str) -> None:
+    """ALREADY_EXISTS when the host is a member already (locked: concurrent requests take turns;
+    a network deleted meanwhile fails the membership's foreign key, and the request runs again)."""
+    if network_store.lock(conn, network.id) is not None and network_store.is_member(conn, network.id, host_id):
+        raise AlreadyExists(
+            f'subnet {network.cidr} is already used by a Docker network on host "{host}": '
+            "one host cannot have two networks of one subnet"
+        )
 
 
 def _joined(network: NetworkRow, ip_range: str) -> NetworkRow:

@@ -159,6 +159,7 @@ _SUBNET_BLOCK = Sql("SELECT pool_id, idx FROM host_subnet WHERE id = :id FOR UPD
 _RUNTIME_CANDIDATES = Sql(
     f"SELECT l.id, {_LEASE_COLUMNS} FROM lease l JOIN host h ON h.id = l.host_id {_LEASE_JOINS} "
     "WHERE l.host_id = :host_id AND l.state = 'active' AND l.attributes @> :match "
+    "AND (:min_age = 0 OR l.allocated_at <= now() - make_interval(secs => :min_age)) "
     "AND NOT EXISTS (SELECT 1 FROM unnest(CAST(:keep_owners AS text[]), CAST(:keep_interfaces AS text[])) "
     "AS k(owner_id, interface) WHERE k.owner_id = l.owner_id AND k.interface = l.interface) "
     "ORDER BY l.id FOR UPDATE OF l"
@@ -331,11 +332,12 @@ def subnet_block(conn: Connection, subnet_id: int) -> tuple[int, int]:
 
 
 def runtime_candidates(
-    conn: Connection, host_id: int, match: dict[str, str], keep: list[tuple[str, str]]
+    conn: Connection, host_id: int, match: dict[str, str], keep: list[tuple[str, str]], min_age: int
 ) -> list[tuple[int, Reclaimed]]:
-    """The host's active leases whose attributes include `match` and whose owner key is not in
-    `keep`, locked until commit."""
+    """The host's active leases whose attributes include `match`, whose owner key is not in
+    `keep` and which are at least `min_age` seconds old, locked until commit."""
     params = {
+        "min_age": min_age,
         "host_id": host_id,
         "match": Jsonb(match),
         "keep_owners": [owner for owner, _ in keep],

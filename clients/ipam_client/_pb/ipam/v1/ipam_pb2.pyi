@@ -477,16 +477,18 @@ class Lease(_message.Message):
     def __init__(self, address: _Optional[str] = ..., address_cidr: _Optional[str] = ..., gateway: _Optional[str] = ..., subnet: _Optional[str] = ..., pool: _Optional[str] = ..., space: _Optional[str] = ..., host: _Optional[str] = ..., owner_id: _Optional[str] = ..., interface: _Optional[str] = ..., attributes: _Optional[_Mapping[str, str]] = ..., state: _Optional[_Union[LeaseState, str]] = ..., allocate_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., release_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., family: _Optional[_Union[Family, str]] = ...) -> None: ...
 
 class AddressRequest(_message.Message):
-    __slots__ = ("pool", "space", "family", "address")
+    __slots__ = ("pool", "space", "family", "address", "single_subnet")
     POOL_FIELD_NUMBER: _ClassVar[int]
     SPACE_FIELD_NUMBER: _ClassVar[int]
     FAMILY_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    SINGLE_SUBNET_FIELD_NUMBER: _ClassVar[int]
     pool: str
     space: str
     family: Family
     address: str
-    def __init__(self, pool: _Optional[str] = ..., space: _Optional[str] = ..., family: _Optional[_Union[Family, str]] = ..., address: _Optional[str] = ...) -> None: ...
+    single_subnet: bool
+    def __init__(self, pool: _Optional[str] = ..., space: _Optional[str] = ..., family: _Optional[_Union[Family, str]] = ..., address: _Optional[str] = ..., single_subnet: _Optional[bool] = ...) -> None: ...
 
 class AllocateRequest(_message.Message):
     __slots__ = ("host", "owner_id", "interface", "attributes", "addresses")
@@ -646,7 +648,7 @@ class RunGcResponse(_message.Message):
     def __init__(self, dry_run: _Optional[bool] = ..., grace: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., counts: _Optional[_Iterable[_Union[GcCount, _Mapping]]] = ..., items: _Optional[_Iterable[_Union[GcItem, _Mapping]]] = ...) -> None: ...
 
 class ReconcileHostRequest(_message.Message):
-    __slots__ = ("host", "match_attributes", "keep", "detail")
+    __slots__ = ("host", "match_attributes", "keep", "detail", "min_age_seconds")
     class MatchAttributesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -658,11 +660,13 @@ class ReconcileHostRequest(_message.Message):
     MATCH_ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
     KEEP_FIELD_NUMBER: _ClassVar[int]
     DETAIL_FIELD_NUMBER: _ClassVar[int]
+    MIN_AGE_SECONDS_FIELD_NUMBER: _ClassVar[int]
     host: str
     match_attributes: _containers.ScalarMap[str, str]
     keep: _containers.RepeatedCompositeFieldContainer[OwnerKey]
     detail: str
-    def __init__(self, host: _Optional[str] = ..., match_attributes: _Optional[_Mapping[str, str]] = ..., keep: _Optional[_Iterable[_Union[OwnerKey, _Mapping]]] = ..., detail: _Optional[str] = ...) -> None: ...
+    min_age_seconds: int
+    def __init__(self, host: _Optional[str] = ..., match_attributes: _Optional[_Mapping[str, str]] = ..., keep: _Optional[_Iterable[_Union[OwnerKey, _Mapping]]] = ..., detail: _Optional[str] = ..., min_age_seconds: _Optional[int] = ...) -> None: ...
 
 class ReconcileHostResponse(_message.Message):
     __slots__ = ("released",)
@@ -703,7 +707,7 @@ class ListGcRecordsResponse(_message.Message):
     def __init__(self, records: _Optional[_Iterable[_Union[GcRecord, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class RequestNetworkPoolRequest(_message.Message):
-    __slots__ = ("host", "space", "subnet", "ip_range", "options", "v6")
+    __slots__ = ("host", "space", "subnet", "ip_range", "options", "v6", "replay")
     class OptionsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -717,13 +721,15 @@ class RequestNetworkPoolRequest(_message.Message):
     IP_RANGE_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
     V6_FIELD_NUMBER: _ClassVar[int]
+    REPLAY_FIELD_NUMBER: _ClassVar[int]
     host: str
     space: str
     subnet: str
     ip_range: str
     options: _containers.ScalarMap[str, str]
     v6: bool
-    def __init__(self, host: _Optional[str] = ..., space: _Optional[str] = ..., subnet: _Optional[str] = ..., ip_range: _Optional[str] = ..., options: _Optional[_Mapping[str, str]] = ..., v6: _Optional[bool] = ...) -> None: ...
+    replay: bool
+    def __init__(self, host: _Optional[str] = ..., space: _Optional[str] = ..., subnet: _Optional[str] = ..., ip_range: _Optional[str] = ..., options: _Optional[_Mapping[str, str]] = ..., v6: _Optional[bool] = ..., replay: _Optional[bool] = ...) -> None: ...
 
 class NetworkPool(_message.Message):
     __slots__ = ("pool_id", "cidr")
