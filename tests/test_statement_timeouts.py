@@ -15,7 +15,8 @@ from contextlib import contextmanager
 import grpc
 import pytest
 from processes import ServerProcessFactory
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy.pool import NullPool
 
 from ipam.cli import main
 from ipam_client import registry_pb
@@ -157,3 +158,27 @@ def test_a_stopped_or_killed_server_leaves_no_running_query(
             until(lambda: not running(engine), "gone from pg_stat_activity after the server exited")
             print(f"server {how}: its query gone {time.monotonic() - exited:.2f} s after it exited")
             assert call.exception() is not None
+
+
+def test_idle_connections_an_operator_terminated_are_replaced_unseen(
+    database_url: str, endpoints: registry_pb2_grpc.EndpointServiceStub
+) -> None:
+    """Only a running query that was terminated is refused; a pooled idle connection that was
+    terminated is replaced before use, and the call succeeds."""
+    assert endpoints.ListEndpoints(LIST, timeout=10).endpoints == []
+    # The operator, on connections of its own (not the pool the server shares with the tests).
+    operator = create_engine(database_url, poolclass=NullPool)
+    idle = "FROM pg_stat_activity WHERE application_name = 'ipam' AND state = 'idle'"
+    with operator.begin() as conn:
+        terminated = conn.execute(text(f"SELECT pid {idle}")).scalars().all()
+        conn.execute(text(f"SELECT pg_terminate_backend(pid) {idle}"))
+    assert terminated
+
+    def gone() -> bool:
+        with operator.connect() as conn:
+            alive = text("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(:pids)")
+            return conn.execute(alive, {"pids": terminated}).scalar() == 0
+
+    until(gone, "terminated")
+    for _ in range(3):
+        assert endpoints.ListEndpoints(LIST, timeout=10).endpoints == []
