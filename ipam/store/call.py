@@ -11,10 +11,15 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from typing import Any
 
+import psycopg
+
+from ipam.domain.errors import Cancelled
+
+CANCELLED = "the call was cancelled (by its caller, or the server is stopping)"
 # Seconds a statement may run when the call has no shorter deadline (`ipam serve --statement-timeout`).
 DEFAULT_STATEMENT_TIMEOUT = 30.0
 
@@ -35,9 +40,18 @@ class Call:
         return self.deadline is not None and time.monotonic() > self.deadline - 0.05
 
     def cancel(self) -> None:
-        """Stop the running statement, if any; no later transaction of this call starts."""
+        """Stop the running statement, if any; no later transaction of this call starts.
+        Returns at once: grpc calls it on the thread that serves every call's events."""
         with self._lock:
             self.cancelled = True
+            if self._running is None:
+                return
+        threading.Thread(target=self._cancel_running, name="ipam-cancel", daemon=True).start()
+
+    def _cancel_running(self) -> None:
+        # The lock is held while sending: the connection cannot pass to its next user meanwhile.
+        # With the database away, the statement timeout ends the statement instead.
+        with self._lock, suppress(psycopg.Error):
             if self._running is not None:
                 self._running.cancel_safe(timeout=5.0)
 
@@ -46,6 +60,8 @@ class Call:
         """`connection` runs this call's statements inside: cancel() stops them. Leaving waits
         for a cancel in progress, so it never reaches the connection's next user."""
         with self._lock:
+            if self.cancelled:  # too late for cancel() to reach the statement about to start
+                raise Cancelled(CANCELLED)
             self._running = connection
         try:
             yield

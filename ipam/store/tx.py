@@ -109,7 +109,7 @@ def _check_time(call: calls.Call | None) -> None:
     if call is not None and call.expired():
         raise DeadlineExceeded("the call's deadline passed before its database work was done")
     if call is not None and call.cancelled:
-        raise Cancelled("the call was cancelled (by its caller, or the server is stopping)")
+        raise Cancelled(calls.CANCELLED)
 
 
 def _limit(conn: Connection, call: calls.Call | None) -> _Limit:
@@ -127,7 +127,7 @@ def _stopped(call: calls.Call | None, limit: _Limit, elapsed: float) -> Exceptio
     if call is not None and call.expired():  # grpc also cancels a call whose deadline passed
         return DeadlineExceeded("the call's deadline passed during its database work, which was stopped")
     if call is not None and call.cancelled:
-        return Cancelled("the call was cancelled (by its caller, or the server is stopping); its statement was stopped")
+        return Cancelled(f"{calls.CANCELLED}; its statement was stopped")
     if limit.seconds is not None and elapsed >= limit.seconds:
         return DeadlineExceeded(f"the database work ran past {limit.whose} ({limit.seconds:.3g} s) and was stopped")
     return Interrupted("a database administrator cancelled the statement (pg_cancel_backend); it is not run again")
