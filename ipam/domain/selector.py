@@ -53,9 +53,10 @@ class Selector:
 
 @dataclass
 class Plan:
-    """A selector as four lookups: labels contain `equal`, have every `present` key and no
-    `absent` key, and no label's value is one of `not_equal[key]`. Each costs about one pass over
-    an object's labels, whatever the number of terms."""
+    """A selector as four checks: labels contain `equal`, have every `present` key and no
+    `absent` key, and no label's value is one of `not_equal[key]`. Each is one jsonb operator
+    (or one pass over the labels), not a sub-query per term: an endpoint costs about
+    labels + terms lookups (each O(log n)), where one per term cost terms x labels."""
 
     equal: dict[str, str] = field(default_factory=dict)
     present: list[str] = field(default_factory=list)

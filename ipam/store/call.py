@@ -15,8 +15,6 @@ from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from typing import Any
 
-import psycopg
-
 from ipam.domain.errors import Cancelled
 
 CANCELLED = "the call was cancelled (by its caller, or the server is stopping)"
@@ -49,6 +47,8 @@ class Call:
         threading.Thread(target=self._cancel_running, name="ipam-cancel", daemon=True).start()
 
     def _cancel_running(self) -> None:
+        import psycopg  # here, not at the top: `ipam serve --help` needs this module, not psycopg
+
         # The lock is held while sending: the connection cannot pass to its next user meanwhile.
         # With the database away, the statement timeout ends the statement instead.
         with self._lock, suppress(psycopg.Error):
