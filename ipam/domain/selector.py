@@ -55,8 +55,9 @@ class Selector:
 class Plan:
     """A selector as four checks: labels contain `equal`, have every `present` key and no
     `absent` key, and no label's value is one of `not_equal[key]`. Each is one jsonb operator
-    (or one pass over the labels), not a sub-query per term: an endpoint costs about
-    labels + terms lookups (each O(log n)), where one per term cost terms x labels."""
+    (or one pass over the labels) on parameters built once per query, where a sub-query per
+    endpoint unnested and evaluated every term: the terms' cost per endpoint is a few binary
+    searches each, and MAX_TERMS bounds it."""
 
     equal: dict[str, str] = field(default_factory=dict)
     present: list[str] = field(default_factory=list)
