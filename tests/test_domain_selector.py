@@ -107,3 +107,24 @@ def test_malformed(text: str, message: str) -> None:
 def test_error_names_the_field_given() -> None:
     with pytest.raises(InvalidArgument, match=r"^pools\[2\]\.host_selector: "):
         parse_selector("pools[2].host_selector", "zone=a,,b")
+
+
+def test_plan_groups_terms_by_operator() -> None:
+    plan = parse_selector(FIELD, "zone=a,env!=dev,env!=test,gpu,!spot,zone=a").plan()
+    assert (plan.equal, plan.not_equal, plan.present, plan.absent) == (
+        {"zone": "a"},
+        {"env": ["dev", "test"]},
+        ["gpu"],
+        ["spot"],
+    )
+    assert not plan.impossible
+    assert parse_selector(FIELD, "zone=a,zone=b").plan().impossible
+
+
+def test_limits() -> None:
+    assert len(parse_selector(FIELD, ",".join(["a"] * 100)).requirements) == 100
+    assert parse_selector(FIELD, "k=" + "v" * 8190).requirements == (Requirement("k", "=", "v" * 8190),)
+    with pytest.raises(InvalidArgument, match="host_selector: 101 terms; a selector has at most 100"):
+        parse_selector(FIELD, ",".join(["a"] * 101))
+    with pytest.raises(InvalidArgument, match="host_selector: 8193 characters; a selector has at most 8192"):
+        parse_selector(FIELD, "k=" + "v" * 8191)

@@ -16,6 +16,7 @@ from ipam.cli import database
 from ipam.cli.durations import duration, duty, retention, whole_seconds
 from ipam.cli.errors import CliError, UsageError
 from ipam.domain.liveness import DEFAULT_GC_DUTY, DEFAULT_GC_INTERVAL_SECONDS, DEFAULT_GRACE_SECONDS, MIN_GC_DUTY
+from ipam.store.call import DEFAULT_STATEMENT_TIMEOUT
 
 if TYPE_CHECKING:
     from ipam.server.app import ServerOptions
@@ -99,6 +100,15 @@ def register(
         "it rests between its transactions, leaving the database's CPU to allocations, and takes longer",
     )
     parser.add_argument(
+        "--statement-timeout",
+        metavar="DURATION",
+        type=duration,
+        default=DEFAULT_STATEMENT_TIMEOUT,
+        help=f"the longest a database statement may run, e.g. 30s, 2m (default: {DEFAULT_STATEMENT_TIMEOUT:g}s; "
+        "0: no limit); it is stopped after that and the call answers DEADLINE_EXCEEDED. A call with a "
+        "shorter gRPC deadline gets its remaining time instead (see docs/timeouts.md)",
+    )
+    parser.add_argument(
         "--event-retention",
         metavar="DURATION",
         type=retention,
@@ -134,7 +144,12 @@ def server_options(args: argparse.Namespace) -> ServerOptions:
             raise CliError(str(exc)) from None
     gc = GcSettings(args.gc_grace, args.gc_interval, args.gc_duty)
     return ServerOptions(
-        auth=args.auth, tls=tls, metrics_listen=args.metrics_listen, gc=gc, event_retention=args.event_retention
+        auth=args.auth,
+        tls=tls,
+        metrics_listen=args.metrics_listen,
+        gc=gc,
+        event_retention=args.event_retention,
+        statement_timeout=args.statement_timeout,
     )
 
 

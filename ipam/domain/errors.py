@@ -35,6 +35,18 @@ class OutOfRange(IpamError):
     """A position outside what is kept, e.g. a watch resumed from a revision already pruned."""
 
 
+class DeadlineExceeded(IpamError):
+    """The caller's deadline (or the server's statement timeout) passed before the work ended."""
+
+
+class Cancelled(IpamError):
+    """The caller cancelled the call, or the server stopped during it; its work was stopped."""
+
+
+class Interrupted(IpamError):
+    """A database administrator cancelled or terminated the statement: not run again by itself."""
+
+
 class Unavailable(IpamError):
     """The database cannot be reached; the caller may retry."""
 

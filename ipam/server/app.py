@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 
 from ipam.server.access_log import AccessLogInterceptor
 from ipam.server.auth import AuthInterceptor
+from ipam.server.calls import CallInterceptor
 from ipam.server.errors import ErrorInterceptor
 from ipam.server.metrics import Metrics, serve_metrics
 from ipam.server.registry import EndpointServicer
@@ -39,6 +40,7 @@ from ipam.service.collector import Collector
 from ipam.service.event_hub import DEFAULT_RETENTION, EventHub
 from ipam.service.gc import GcSettings
 from ipam.service.registry_backlog import CatchUpWorker
+from ipam.store.call import DEFAULT_STATEMENT_TIMEOUT
 from ipam.store.engine import make_engine
 from ipam_client._pb.ipam.v1 import ipam_pb2 as pb
 from ipam_client._pb.ipam.v1 import ipam_pb2_grpc as rpc
@@ -70,6 +72,9 @@ class ServerOptions:
     gc: GcSettings = field(default_factory=GcSettings)
     # How long endpoint history and the watch event log are kept (pruned by the server).
     event_retention: timedelta = DEFAULT_RETENTION
+    # serve() only: the longest a database statement may run (0: no limit); calls with a shorter
+    # deadline get a shorter one.
+    statement_timeout: float = DEFAULT_STATEMENT_TIMEOUT
 
 
 class RunningServer:
@@ -100,7 +105,8 @@ def create_server(
     """A started server bound to `listen` ("host:port"; port 0 picks one) and its port.
 
     Raises TlsConfigError for unusable certificate files, before anything listens.
-    Interceptors, outermost first: access log, metrics, auth, errors, request checks.
+    Interceptors, outermost first: access log, metrics, auth, errors, call (deadline, cancel),
+    request checks.
     """
     credentials = options.tls.credentials() if options.tls is not None else None
     token_cache = TokenCache(lambda token: tokens.authenticate(engine, token)) if options.auth else None
@@ -110,6 +116,7 @@ def create_server(
     if token_cache is not None:
         interceptors.append(AuthInterceptor(token_cache))
     interceptors.append(ErrorInterceptor())
+    interceptors.append(CallInterceptor())
     interceptors.append(RequestCheckInterceptor())
     hub = EventHub(engine, retention=options.event_retention, max_watchers=MAX_WATCHERS)
     server = grpc.server(
@@ -154,7 +161,7 @@ def serve(
     `on_ready(port)` is called once the server listens. Runs the periodic garbage collector
     unless `options.gc.interval_seconds` is 0.
     """
-    engine = make_engine(database_url, pool_size=min(options.workers, 20))
+    engine = make_engine(database_url, pool_size=min(options.workers, 20), statement_timeout=options.statement_timeout)
     metrics = Metrics.of(engine) if options.metrics_listen else None
     try:
         with ExitStack() as cleanup:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,7 @@ from ipam.service.allocator import (
 from ipam.service.coalesce import Coalescer
 from ipam.service.pool_choice import choose_pool, require_known
 from ipam.service.views import layout_of, lease_record
+from ipam.store import call as calls
 from ipam.store import hosts as host_store
 from ipam.store import leases as lease_store
 from ipam.store import subnets as subnet_store
@@ -96,7 +98,9 @@ class Allocator:
             outcomes = allocate_any(conn, pool, layout_of(pool), host, owners, single_subnet=key.single_subnet)
             return [_result([o]) for o in outcomes]
 
-        return tx.run(self.engine, work, retry_on_constraints=_RACES)
+        # A batch serves several callers: one of them cancelling or timing out must not stop it.
+        with calls.bound(None) if len(commands) > 1 else nullcontext():
+            return tx.run(self.engine, work, retry_on_constraints=_RACES)
 
 
 @dataclass(frozen=True)

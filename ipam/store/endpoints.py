@@ -42,7 +42,7 @@ _SET_LABELS = Sql(
 )
 _RECORD_EVENTS = Sql("SELECT ipam_record_events(CAST(:ids AS bigint[]), CAST(:kinds AS text[]))")
 _DOC = Sql("SELECT doc FROM endpoint_doc WHERE id = :id")
-# A selector is three arrays (key, operator, value); an endpoint matches when no term fails.
+# The selector's plan (see Selector.plan): a few lookups per endpoint, not one per term.
 _LIST = Sql(
     "SELECT e.id, d.doc FROM endpoint e JOIN host h ON h.id = e.host_id JOIN endpoint_doc d ON d.id = e.id "
     "WHERE (CAST(:host AS text) IS NULL OR h.name = :host) "
@@ -51,9 +51,9 @@ _LIST = Sql(
     "AND (CAST(:pool AS text) IS NULL OR EXISTS (SELECT 1 FROM address_history a JOIN pool p ON p.id = a.pool_id "
     " WHERE a.endpoint_id = e.id AND p.name = :pool "
     " AND CASE WHEN e.state = 'active' THEN a.held_until IS NULL ELSE a.held_until = e.deleted_at END)) "
-    "AND NOT EXISTS (SELECT 1 FROM unnest(CAST(:keys AS text[]), CAST(:ops AS text[]), CAST(:vals AS text[])) "
-    " AS r(k, op, v) WHERE NOT CASE r.op WHEN 'exists' THEN e.labels ? r.k WHEN '!exists' THEN NOT e.labels ? r.k "
-    " WHEN '=' THEN coalesce(e.labels ->> r.k = r.v, false) ELSE coalesce(e.labels ->> r.k <> r.v, true) END) "
+    "AND NOT :impossible AND e.labels @> CAST(:equal AS jsonb) AND e.labels ?& CAST(:present AS text[]) "
+    "AND NOT e.labels ?| CAST(:absent AS text[]) AND NOT EXISTS (SELECT 1 FROM jsonb_each_text(e.labels) l "
+    " WHERE (CAST(:not_equal AS jsonb) -> l.key) ? l.value) "
     "AND (CAST(:after AS bigint) IS NULL OR e.id > :after) ORDER BY e.id LIMIT :limit"
 )
 # The latest holding that started at or before :at; the caller checks it had not ended.
@@ -96,12 +96,14 @@ def get(conn: Connection, endpoint_id: int) -> EndpointRecord | None:
 def list_endpoints(
     conn: Connection, filters: dict[str, str | None], selector: Selector, page: PageRequest
 ) -> list[tuple[int, EndpointRecord]]:
-    terms = selector.requirements
+    plan = selector.plan()
     params = {
         **filters,
-        "keys": [t.key for t in terms],
-        "ops": [t.operator for t in terms],
-        "vals": [t.value for t in terms],
+        "impossible": plan.impossible,
+        "equal": Jsonb(plan.equal),
+        "present": plan.present,
+        "absent": plan.absent,
+        "not_equal": Jsonb(plan.not_equal),
         "after": page.after,
         "limit": page.size + 1,
     }

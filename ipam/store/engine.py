@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, create_engine
+import select
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 
 from ipam.domain.errors import InvalidArgument
 
@@ -27,14 +31,54 @@ def redact(url: str) -> str:
 
 
 CONNECT_TIMEOUT_SECONDS = 5
+# Keys of what a pooled connection knows about itself (SQLAlchemy's connection .info).
+POSTMASTER_START = "ipam_postmaster_start"
+STATEMENT_TIMEOUT = "ipam_statement_timeout"
+# PostgreSQL checks this often whether the client of a running query is still there: the
+# queries of a server that died end within this time, not when they finish.
+CLIENT_CHECK_MS = 1000
 
 
-def make_engine(url: str, *, pool_size: int = 20) -> Engine:
+def make_engine(url: str, *, pool_size: int = 20, statement_timeout: float = 0) -> Engine:
+    """An engine whose statements end after `statement_timeout` seconds (0: no limit)."""
     url = normalize_url(url)
-    connect_args: dict[str, object] = {"application_name": "ipam"}
-    # connect_args override the URL's query: keep a connect_timeout the URL gives (libpq spends
-    # it on each host of a multi-host URL, so an operator may well want it shorter).
-    if "connect_timeout" not in make_url(url).query:
+    query = make_url(url).query
+    options = f"-c client_connection_check_interval={CLIENT_CHECK_MS}"
+    if statement_timeout > 0:
+        options += f" -c statement_timeout={_milliseconds(statement_timeout)}"
+    # connect_args override the URL's query: keep what the URL gives. libpq spends connect_timeout
+    # on each host of a multi-host URL, so an operator may well want it shorter; options add up.
+    connect_args: dict[str, object] = {"application_name": "ipam", "options": options}
+    if "connect_timeout" not in query:
         connect_args["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
-    # No pre-ping: it costs a round trip per transaction; ipam.store.tx retries a dead connection.
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800, connect_args=connect_args)
+    if "options" in query:
+        connect_args["options"] = f"{query['options']} {options}"
+    engine = create_engine(
+        url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800, connect_args=connect_args
+    )
+
+    @event.listens_for(engine, "connect")
+    def remember(dbapi_connection: Any, record: Any) -> None:
+        # Which postmaster this backend belongs to: a connection terminated while the same
+        # postmaster still runs was ended by an operator, not by a restart (see ipam.store.tx).
+        record.info[POSTMASTER_START] = dbapi_connection.execute("SELECT pg_postmaster_start_time()").fetchone()[0]
+        dbapi_connection.rollback()
+        record.info[STATEMENT_TIMEOUT] = statement_timeout
+
+    @event.listens_for(engine, "checkout")
+    def alive(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        # No pre-ping (a round trip per transaction); but an idle connection with something to
+        # read was closed by its backend (terminated, or a restart): replace it before use.
+        # Costs one poll, no round trip.
+        try:
+            closed = bool(select.select([dbapi_connection.pgconn.socket], [], [], 0)[0])
+        except Exception:  # no socket at all: lost
+            closed = True
+        if closed:
+            raise DisconnectionError("the database closed this idle connection")
+
+    return engine
+
+
+def _milliseconds(seconds: float) -> int:
+    return max(1, round(seconds * 1000))

@@ -5,6 +5,11 @@ concurrent request won the race, look again" (the caller names them), and a lost
 (every use case is idempotent, so running it again is safe). A database that stays unreachable
 becomes `Unavailable`. A value PostgreSQL cannot take (SQLSTATE class 22: a NUL byte, a number
 out of range...) is the caller's mistake: `InvalidArgument`, whichever query met it.
+
+Never retried: a statement stopped by its timeout (`DeadlineExceeded`), by the caller cancelling
+(`Cancelled`), or by an operator (`Interrupted`): pg_cancel_backend, or pg_terminate_backend,
+told from a restart by the postmaster still being the same one. Each transaction's statements
+end by the caller's deadline (see ipam.store.call) and by the engine's statement timeout.
 """
 
 from __future__ import annotations
@@ -12,19 +17,22 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Collection, Iterator
-from contextlib import contextmanager
-from typing import TypeVar
+from contextlib import contextmanager, nullcontext
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from ipam.domain.errors import InvalidArgument, Unavailable
+from ipam.domain.errors import Cancelled, DeadlineExceeded, Interrupted, InvalidArgument, Unavailable
+from ipam.store import call as calls
+from ipam.store.engine import POSTMASTER_START, STATEMENT_TIMEOUT
 
 T = TypeVar("T")
 
 RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock
 CONNECTION_SQLSTATES = {"57P01", "57P02", "57P03", "08000", "08003", "08006", "08001", "08004"}
+QUERY_CANCELED, ADMIN_SHUTDOWN = "57014", "57P01"
 MAX_ATTEMPTS = 8
 # Told of every database error run() sees, retried or not (the server's metrics count them).
 error_observers: list[Callable[[DBAPIError], None]] = []
@@ -60,10 +68,22 @@ def run(
     retry_on_constraints: Collection[str] = (),
 ) -> T:
     """Run `work(conn)` in one transaction, committing on return; retry what is retryable."""
+    call = calls.current()
+    terminated_on: Any = None  # the postmaster of a connection that was terminated
     for attempt in range(1, MAX_ATTEMPTS + 1):
+        _check_time(call)
+        started, limit, postmaster = time.monotonic(), _Limit(None, ""), None
         try:
             with engine.begin() as conn:
-                return work(conn)
+                postmaster = conn.info.get(POSTMASTER_START)
+                if terminated_on is not None and postmaster == terminated_on:
+                    raise Interrupted(
+                        "a database administrator terminated the connection running this call "
+                        "(pg_terminate_backend); it is not run again"
+                    )
+                limit = _limit(conn, call)
+                with nullcontext() if call is None else call.running(conn.connection.driver_connection):
+                    return work(conn)
         except PoolTimeout:
             raise Unavailable("the database is overloaded: no connection free in time") from None
         except IntegrityError as exc:
@@ -72,15 +92,54 @@ def run(
                 raise
         except DBAPIError as exc:
             _observe(exc)
+            if sqlstate(exc) == QUERY_CANCELED:
+                raise _stopped(call, limit, time.monotonic() - started) from None
             if _is_data_error(exc):
                 raise InvalidArgument(f"a value in the request is not valid: {_first_line(exc)[:200]}") from None
             if _is_connection_error(exc):
+                if sqlstate(exc) == ADMIN_SHUTDOWN:
+                    terminated_on = postmaster  # a restart, or an operator: the next attempt tells
                 if attempt >= 3:
                     raise Unavailable(f"the database is unavailable: {_first_line(exc)}") from None
             elif sqlstate(exc) not in RETRYABLE_SQLSTATES or attempt == MAX_ATTEMPTS:
                 raise
         _backoff(attempt)
     raise AssertionError("unreachable")
+
+
+class _Limit(NamedTuple):
+    """The statement timeout in force for a transaction: seconds (None: none) and whose it is."""
+
+    seconds: float | None
+    whose: str
+
+
+def _check_time(call: calls.Call | None) -> None:
+    if call is not None and call.expired():
+        raise DeadlineExceeded("the call's deadline passed before its database work was done")
+    if call is not None and call.cancelled:
+        raise Cancelled(calls.CANCELLED)
+
+
+def _limit(conn: Connection, call: calls.Call | None) -> _Limit:
+    """Shorten the transaction's statement timeout to the time the caller has left."""
+    server = conn.info.get(STATEMENT_TIMEOUT) or None
+    remaining = None if call is None else call.remaining()
+    if remaining is not None and (server is None or remaining < server):
+        conn.exec_driver_sql(f"SET LOCAL statement_timeout = {max(1, round(remaining * 1000))}")
+        return _Limit(remaining, "the call's deadline")
+    return _Limit(server, "the server's statement timeout")
+
+
+def _stopped(call: calls.Call | None, limit: _Limit, elapsed: float) -> Exception:
+    """Why PostgreSQL cancelled a statement (57014 for each, and the message is localised)."""
+    if call is not None and call.expired():  # grpc also cancels a call whose deadline passed
+        return DeadlineExceeded("the call's deadline passed during its database work, which was stopped")
+    if call is not None and call.cancelled:
+        return Cancelled(f"{calls.CANCELLED}; its statement was stopped")
+    if limit.seconds is not None and elapsed >= limit.seconds:
+        return DeadlineExceeded(f"the database work ran past {limit.whose} ({limit.seconds:.3g} s) and was stopped")
+    return Interrupted("a database administrator cancelled the statement (pg_cancel_backend); it is not run again")
 
 
 @contextmanager
