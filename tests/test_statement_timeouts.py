@@ -28,7 +28,8 @@ from ipam_client._pb.ipam.v1 import registry_pb2_grpc
 LIST = registry_pb.ListEndpointsRequest()
 # The server's ListEndpoints query, running (or waiting for a lock) on PostgreSQL.
 RUNNING = text(
-    "SELECT pid FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%FROM endpoint e JOIN host%' "
+    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' "
+    "AND query LIKE '%FROM endpoint e JOIN host%' "
     "AND pid <> pg_backend_pid()"
 )
 
@@ -171,7 +172,7 @@ def test_idle_connections_an_operator_terminated_are_replaced_unseen(
     assert endpoints.ListEndpoints(LIST, timeout=10).endpoints == []
     # The operator, on connections of its own (not the pool the server shares with the tests).
     operator = create_engine(database_url, poolclass=NullPool)
-    idle = "FROM pg_stat_activity WHERE application_name = 'ipam' AND state = 'idle'"
+    idle = "FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'ipam' AND state = 'idle'"
     with operator.begin() as conn:
         terminated = conn.execute(text(f"SELECT pid {idle}")).scalars().all()
         conn.execute(text(f"SELECT pg_terminate_backend(pid) {idle}"))
