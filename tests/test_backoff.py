@@ -1,4 +1,4 @@
-"""The client's one backoff and jitter helper: bounds and spread."""
+"""The client's one backoff and jitter helper: bounds, spread, and targets naming several replicas."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import statistics
 import pytest
 
 from ipam_client import Backoff, jittered
+from ipam_client._channel import replica_targets
 
 
 def test_backoff_delays_stay_within_the_upper_half_of_their_exponential_cap() -> None:
@@ -43,3 +44,17 @@ def test_jitter_spread_must_leave_the_interval_positive() -> None:
     with pytest.raises(ValueError, match=r"spread must be in \[0, 1\), got 1.5"):
         jittered(10.0, 1.5)
     assert jittered(10.0, 0.0) == 10.0
+
+
+@pytest.mark.parametrize(
+    ("target", "replicas"),
+    [
+        ("127.0.0.1:50051", ["127.0.0.1:50051"]),
+        ("ipv4:10.0.0.1:50051,10.0.0.2:50052", ["ipv4:10.0.0.1:50051", "ipv4:10.0.0.2:50052"]),
+        ("ipv6:[::1]:1,[::1]:2", ["ipv6:[::1]:1", "ipv6:[::1]:2"]),
+        ("ipv4:10.0.0.1:50051", ["ipv4:10.0.0.1:50051"]),
+        ("dns:///ipam.example:50051", ["dns:///ipam.example:50051"]),
+    ],
+)
+def test_replica_targets(target: str, replicas: list[str]) -> None:
+    assert replica_targets(target) == replicas

@@ -23,6 +23,8 @@ T = TypeVar("T")
 RETRY_ALWAYS: frozenset[grpc.StatusCode] = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED})
 # Retried for reads only: a write that timed out may have been applied.
 RETRY_READS: frozenset[grpc.StatusCode] = RETRY_ALWAYS | {grpc.StatusCode.DEADLINE_EXCEEDED}
+# A watch resumes elsewhere also when a replica refuses it (it holds as many streams as it may).
+RETRY_WATCH: frozenset[grpc.StatusCode] = RETRY_ALWAYS | {grpc.StatusCode.RESOURCE_EXHAUSTED}
 
 
 @dataclass(frozen=True)
