@@ -15,6 +15,7 @@ import pytest
 from processes import ServerProcessFactory
 from registry_checks import Watch, assert_consecutive, head_revision
 
+from ipam.cli import main
 from ipam_client import AddressSpec, IpamClient, ResourceExhausted
 
 
@@ -99,3 +100,14 @@ def test_ipam_endpoint_watch_moves_past_a_refusing_replica(server_process_factor
     assert [json.loads(line)["revision"] for line in watch.stdout.splitlines()] == [
         str(r) for r in range(start + 1, start + 6)
     ]
+
+
+@pytest.mark.parametrize("value", ["-1", "many", "2.5"])
+def test_max_watchers_must_be_a_whole_number(
+    value: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GRPC_VERBOSITY", raising=False)  # main() sets it for itself
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", "--max-watchers", value])
+    assert exited.value.code == 2
+    assert f"--max-watchers: expected a whole number of streams, 0 or more, got '{value}'" in capsys.readouterr().err
