@@ -225,11 +225,11 @@ def new_token(engine: Engine) -> Callable[..., str]:
 
 @pytest.fixture
 def server_process_factory(database_url: str, tmp_path: Path) -> Iterator[ServerProcessFactory]:
-    """Start real `ipam serve` processes on the test database: `start(*extra_args) -> ServerProcess`."""
+    """Start real `ipam serve` processes on the test database: `start(*extra_args, address=None)`."""
     started: list[ServerProcess] = []
 
-    def start(*extra_args: str) -> ServerProcess:
-        address = f"127.0.0.1:{free_port()}"
+    def start(*extra_args: str, address: str | None = None) -> ServerProcess:
+        address = address or f"127.0.0.1:{free_port()}"
         log_path = tmp_path / f"server-{len(started)}.log"
         command = [sys.executable, "-m", "ipam", "serve", "--database-url", database_url, "--listen", address]
         with log_path.open("wb") as log:

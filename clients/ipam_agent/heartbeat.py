@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import logging
+import random
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
-from ipam_client import IpamClient, IpamClientError
+from ipam_client import Backoff, IpamClient, IpamClientError, jittered
 
 log = logging.getLogger("ipam_agent.heartbeat")
 
 FIRST_RETRY_SECONDS = 1.0
+# Each wait between heartbeats is drawn from interval ±20%, so that agents (re)started together
+# by an outage or a rollout spread out over the interval instead of heartbeating in lockstep.
+INTERVAL_JITTER = 0.2
 
 
 class Registration:
@@ -34,19 +38,26 @@ class Registration:
             self.register()
 
 
-def heartbeat(registration: Registration, interval: float, stop: threading.Event) -> None:
-    """Register every `interval` seconds until `stop`; while the server fails, retry sooner with
-    exponential backoff (1 s, 2 s, 4 s ... up to `interval`), logging the outage and the recovery."""
+def heartbeat(
+    registration: Registration,
+    interval: float,
+    stop: threading.Event,
+    rand: Callable[[], float] = random.random,
+) -> None:
+    """Register every `interval` seconds (±20%) until `stop`; while the server fails, retry sooner
+    with jittered exponential backoff (0.5-1 s, 1-2 s, 2-4 s ... up to 0.5-1 `interval`), logging
+    the outage and the recovery."""
+    backoff = Backoff(initial=FIRST_RETRY_SECONDS, maximum=interval)
     failures = 0
     delay = 0.0
     while not stop.wait(delay):
         try:
             registration.register()
         except IpamClientError as err:
+            delay = backoff.delay(failures, rand)
             failures += 1
-            delay = min(interval, FIRST_RETRY_SECONDS * 2 ** (failures - 1))
             log.warning(
-                "registering host %r failed (attempt %d, next in %.0fs): %s",
+                "registering host %r failed (attempt %d, next in %.1fs): %s",
                 registration.host,
                 failures,
                 delay,
@@ -58,4 +69,4 @@ def heartbeat(registration: Registration, interval: float, stop: threading.Event
         elif delay == 0:
             log.info("host %r registered with %s", registration.host, registration.client.server)
         failures = 0
-        delay = interval
+        delay = jittered(interval, INTERVAL_JITTER, rand)

@@ -43,7 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         type=_positive,
         default=DEFAULT_HEARTBEAT,
-        help=f"seconds between registrations (default: {DEFAULT_HEARTBEAT:g})",
+        help=f"seconds between registrations, each wait drawn within ±20%% so that hosts do not "
+        f"heartbeat in lockstep (default: {DEFAULT_HEARTBEAT:g})",
     )
     parser.add_argument(
         "--heartbeat-ttl",

@@ -13,6 +13,7 @@ Example::
 
 from ipam_client._pb.ipam.v1 import ipam_pb2 as pb
 from ipam_client._pb.ipam.v1 import registry_pb2 as registry_pb
+from ipam_client._retry import Backoff, jittered
 from ipam_client.client import IpamClient
 from ipam_client.errors import (
     AlreadyExists,
@@ -33,6 +34,7 @@ from ipam_client.specs import AddressSpec
 __all__ = [
     "AddressSpec",
     "AlreadyExists",
+    "Backoff",
     "DeadlineExceeded",
     "FailedPrecondition",
     "InvalidArgument",
@@ -45,6 +47,7 @@ __all__ = [
     "Unauthenticated",
     "Unavailable",
     "from_rpc_error",
+    "jittered",
     "pb",
     "registry_pb",
 ]

@@ -31,6 +31,15 @@ def auth_metadata(token: str | None) -> tuple[tuple[str, str], ...]:
     return (("authorization", f"Bearer {token}"),) if token else ()
 
 
+def replica_targets(target: str) -> list[str]:
+    """Each address of a target naming several (``ipv4:10.0.0.1:50051,10.0.0.2:50051``, also
+    ``ipv6:``) as a target of its own, in order; any other target as the only one."""
+    scheme, sep, addresses = target.partition(":")
+    if scheme in ("ipv4", "ipv6") and sep and "," in addresses:
+        return [f"{scheme}:{address}" for address in addresses.split(",")]
+    return [target]
+
+
 def _read(path: str | os.PathLike[str] | None) -> bytes | None:
     return Path(path).read_bytes() if path is not None else None
 

@@ -1,4 +1,7 @@
-"""The one retry loop of the client: exponential backoff with jitter on retryable status codes."""
+"""The client's one backoff and jitter helper, and its one retry loop on retryable status codes.
+
+Every wait in clients/ that follows a failure or repeats on a timer draws from here, so that
+clients that failed together (a server outage) do not retry or heartbeat in lockstep."""
 
 from __future__ import annotations
 
@@ -20,6 +23,8 @@ T = TypeVar("T")
 RETRY_ALWAYS: frozenset[grpc.StatusCode] = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED})
 # Retried for reads only: a write that timed out may have been applied.
 RETRY_READS: frozenset[grpc.StatusCode] = RETRY_ALWAYS | {grpc.StatusCode.DEADLINE_EXCEEDED}
+# A watch resumes elsewhere also when a replica refuses it (it holds as many streams as it may).
+RETRY_WATCH: frozenset[grpc.StatusCode] = RETRY_ALWAYS | {grpc.StatusCode.RESOURCE_EXHAUSTED}
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,14 @@ class Backoff:
 
 
 DEFAULT_BACKOFF = Backoff()
+
+
+def jittered(interval: float, spread: float = 0.2, rand: Callable[[], float] = random.random) -> float:
+    """``interval`` moved by a uniform draw within ``±spread`` of itself (periodic work, e.g. a
+    heartbeat), so that hosts started or recovered together drift apart instead of staying aligned."""
+    if not 0 <= spread < 1:
+        raise ValueError(f"spread must be in [0, 1), got {spread}")
+    return interval * (1 - spread + 2 * spread * rand())
 
 
 def call_with_retries(

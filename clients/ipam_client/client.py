@@ -8,17 +8,19 @@ and gRPC errors converted to :mod:`ipam_client.errors` classes.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
+from functools import partial
 from types import TracebackType
 from typing import Any, Protocol, TypeVar, cast
 
 import grpc
 
-from ipam_client._channel import auth_metadata, open_channel, resolve_server, resolve_token, tls_hint
+from ipam_client._channel import auth_metadata, open_channel, replica_targets, resolve_server, resolve_token, tls_hint
 from ipam_client._pb.ipam.v1 import ipam_pb2, ipam_pb2_grpc, registry_pb2, registry_pb2_grpc
-from ipam_client._retry import DEFAULT_BACKOFF, RETRY_ALWAYS, RETRY_READS, call_with_retries
+from ipam_client._retry import DEFAULT_BACKOFF, RETRY_ALWAYS, RETRY_READS, RETRY_WATCH, call_with_retries
 from ipam_client.errors import from_rpc_error, status_of
 from ipam_client.specs import AddressSpec, address_requests
 
@@ -73,9 +75,15 @@ class IpamClient:
         self.timeout = timeout
         self.retries = retries
         self._metadata = auth_metadata(resolve_token(token))
-        self._channel = open_channel(
-            self.server, tls=tls, ca_file=ca_file, cert_file=cert_file, key_file=key_file, options=channel_options
+        self._open_channel = partial(
+            open_channel, tls=tls, ca_file=ca_file, cert_file=cert_file, key_file=key_file, options=channel_options
         )
+        self._channel = self._open_channel(self.server)
+        # A watch moves from replica to replica itself: a channel picks one address and stays
+        # there while it answers (pick_first), also when it refuses the stream.
+        self._replicas = replica_targets(self.server)
+        self._watch_channels: dict[int, grpc.Channel] = {}
+        self._watch_channels_lock = threading.Lock()
         self._tls_hint = tls_hint(tls or ca_file is not None, cert_file is not None)
         self._spaces = ipam_pb2_grpc.AddressSpaceServiceStub(self._channel)
         self._pools = ipam_pb2_grpc.PoolServiceStub(self._channel)
@@ -89,6 +97,8 @@ class IpamClient:
 
     def close(self) -> None:
         self._channel.close()
+        for channel in self._watch_channels.values():
+            channel.close()
 
     def __enter__(self) -> IpamClient:
         return self
@@ -566,16 +576,21 @@ class IpamClient:
 
     def watch_endpoints(self, since_revision: int | None = None) -> Iterator[registry_pb2.EndpointEvent]:
         """Every endpoint change after ``since_revision`` (None: from now on), in revision order,
-        forever. A lost connection or a stopping server is resumed from the last revision
-        received (on whichever server the address leads to), so nothing is missed or repeated;
-        OUT_OF_RANGE (changes pruned) and other errors are raised."""
+        forever. When the stream fails (UNAVAILABLE: a lost connection or a stopping server;
+        RESOURCE_EXHAUSTED: the server holds all the streams it may; CANCELLED), the watch resumes
+        from the last revision received on the next replica of the target (``ipv4:A,B``: A, then B,
+        then A ...) after a jittered exponential backoff (0.025-0.05 s doubling up to 1-2 s, reset
+        once a stream delivers again), so nothing is missed or repeated. After ``retries`` failures
+        in a row per replica, and on OUT_OF_RANGE (changes pruned) or any other error, it raises."""
         cursor = since_revision
         if cursor is None:  # a concrete starting point, so that a reconnect misses nothing
             cursor = self.list_endpoints_page(registry_pb2.ListEndpointsRequest(page_size=1)).revision
-        failures = 0
+        replica = failures = 0
         while True:
-            request = registry_pb2.WatchEndpointsRequest(since_revision=cursor)
-            stream = self._endpoints.WatchEndpoints(request, metadata=self._metadata)
+            stub = registry_pb2_grpc.EndpointServiceStub(self._watch_channel(replica))
+            stream = stub.WatchEndpoints(
+                registry_pb2.WatchEndpointsRequest(since_revision=cursor), metadata=self._metadata
+            )
             try:
                 for batch in stream:
                     failures = 0
@@ -585,9 +600,19 @@ class IpamClient:
                 return
             except grpc.RpcError as err:
                 code, _ = status_of(err)
-                if code is not grpc.StatusCode.UNAVAILABLE or failures >= self.retries:
-                    raise from_rpc_error(err, self.server) from err
+                if code not in RETRY_WATCH or failures >= self.retries * len(self._replicas):
+                    raise from_rpc_error(err, self.server, self._tls_hint) from err
             finally:
                 stream.cancel()
             time.sleep(DEFAULT_BACKOFF.delay(failures))
             failures += 1
+            replica = (replica + 1) % len(self._replicas)
+
+    def _watch_channel(self, replica: int) -> grpc.Channel:
+        """The channel to replica number ``replica`` of the target (the client's own if it names one)."""
+        if len(self._replicas) == 1:
+            return self._channel
+        with self._watch_channels_lock:
+            if replica not in self._watch_channels:
+                self._watch_channels[replica] = self._open_channel(self._replicas[replica])
+            return self._watch_channels[replica]

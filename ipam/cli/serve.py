@@ -116,8 +116,21 @@ def register(
         help="how long endpoint history and the watch event log are kept, e.g. 30d, 12h, 90m "
         "(default: 30d); older entries are pruned by the server",
     )
+    parser.add_argument(
+        "--max-watchers",
+        metavar="N",
+        type=_watchers,
+        help="the most watch streams this server holds at once (default: 256; each takes a thread); "
+        "past it, WatchEndpoints answers RESOURCE_EXHAUSTED and clients resume on another replica",
+    )
     database.add_options(parser)
     parser.set_defaults(run=run)
+
+
+def _watchers(value: str) -> int:
+    if not value.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number of streams, 0 or more, got {value!r}")
+    return int(value)
 
 
 def listen_address(value: str) -> str:
@@ -150,6 +163,7 @@ def server_options(args: argparse.Namespace) -> ServerOptions:
         gc=gc,
         event_retention=args.event_retention,
         statement_timeout=args.statement_timeout,
+        max_watchers=ServerOptions.max_watchers if args.max_watchers is None else args.max_watchers,
     )
 
 

@@ -50,7 +50,8 @@ from ipam_client._pb.ipam.v1 import registry_pb2_grpc as rrpc
 log = logging.getLogger(__name__)
 
 WORKERS = 32
-# Each watch stream holds a thread of its own, on top of the workers for unary calls.
+# Each watch stream holds a thread of its own, on top of the workers for unary calls; past this
+# many streams a replica refuses more with RESOURCE_EXHAUSTED (clients move to another replica).
 MAX_WATCHERS = 256
 GRACE_SECONDS = 10.0
 SERVICE_NAMES = [
@@ -75,6 +76,8 @@ class ServerOptions:
     # serve() only: the longest a database statement may run (0: no limit); calls with a shorter
     # deadline get a shorter one.
     statement_timeout: float = DEFAULT_STATEMENT_TIMEOUT
+    # How many watch streams the server holds at once (each takes a thread).
+    max_watchers: int = MAX_WATCHERS
 
 
 class RunningServer:
@@ -118,9 +121,9 @@ def create_server(
     interceptors.append(ErrorInterceptor())
     interceptors.append(CallInterceptor())
     interceptors.append(RequestCheckInterceptor())
-    hub = EventHub(engine, retention=options.event_retention, max_watchers=MAX_WATCHERS)
+    hub = EventHub(engine, retention=options.event_retention, max_watchers=options.max_watchers)
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=options.workers + MAX_WATCHERS, thread_name_prefix="rpc"),
+        futures.ThreadPoolExecutor(max_workers=options.workers + options.max_watchers, thread_name_prefix="rpc"),
         interceptors=interceptors,
         options=[("grpc.so_reuseport", 0)],
     )
