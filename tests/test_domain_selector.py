@@ -126,5 +126,5 @@ def test_limits() -> None:
     assert parse_selector(FIELD, "k=" + "v" * 8190).requirements == (Requirement("k", "=", "v" * 8190),)
     with pytest.raises(InvalidArgument, match="host_selector: 101 terms; a selector has at most 100"):
         parse_selector(FIELD, ",".join(["a"] * 101))
-    with pytest.raises(InvalidArgument, match="host_selector: 8193 characters; a selector has at most 8192"):
+    with pytest.raises(InvalidArgument, match="host_selector: 8193 characters, more than the limit of 8192"):
         parse_selector(FIELD, "k=" + "v" * 8191)

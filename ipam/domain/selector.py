@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from ipam.domain import validate
 from ipam.domain.errors import InvalidArgument
 
 _KEY = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._/-]*[A-Za-z0-9])?$")
@@ -68,8 +69,7 @@ class Plan:
 
 def parse_selector(field: str, text: str) -> Selector:
     """Parse "k=v,k2!=v2,k3,!k4" ("" selects everything); errors name the bad term."""
-    if len(text) > MAX_LENGTH:
-        raise InvalidArgument(f"{field}: {len(text)} characters; a selector has at most {MAX_LENGTH}")
+    validate.request_string(field, text, MAX_LENGTH)
     terms = text.count(",") + 1
     if terms > MAX_TERMS:
         raise InvalidArgument(f"{field}: {terms} terms; a selector has at most {MAX_TERMS}")

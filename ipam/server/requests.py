@@ -16,11 +16,11 @@ import grpc
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
-from ipam.domain import validate
+from ipam.domain import selector, validate
 from ipam.domain.errors import InvalidArgument
 
-# Selectors may be longer than other strings; their terms have limits of their own.
-LONG_FIELDS = {"label_selector": 65536}
+# Selectors may be longer than other strings (and their terms have limits of their own).
+LONG_FIELDS = {"label_selector": selector.MAX_LENGTH, "host_selector": selector.MAX_LENGTH}
 
 
 @dataclass(frozen=True)
