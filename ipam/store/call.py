@@ -30,9 +30,6 @@ class Call:
         self._lock = threading.Lock()
         self._running: Any = None  # the psycopg connection running the caller's statements
 
-    def remaining(self) -> float | None:
-        return None if self.deadline is None else self.deadline - time.monotonic()
-
     def expired(self) -> bool:
         # A little early: grpc ends the call by its own clock, a moment before ours may say so.
         return self.deadline is not None and time.monotonic() > self.deadline - 0.05

@@ -9,7 +9,8 @@ out of range...) is the caller's mistake: `InvalidArgument`, whichever query met
 Never retried: a statement stopped by its timeout (`DeadlineExceeded`), by the caller cancelling
 (`Cancelled`), or by an operator (`Interrupted`): pg_cancel_backend, or pg_terminate_backend,
 told from a restart by the postmaster still being the same one. Each transaction's statements
-end by the caller's deadline (see ipam.store.call) and by the engine's statement timeout.
+end when the caller's call ends, by its deadline or a cancel (see ipam.store.call), and by the
+engine's statement timeout.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import random
 import time
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager, nullcontext
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
@@ -72,7 +73,7 @@ def run(
     terminated_on: Any = None  # the postmaster of a connection that was terminated
     for attempt in range(1, MAX_ATTEMPTS + 1):
         _check_time(call)
-        started, limit, postmaster = time.monotonic(), _Limit(None, ""), None
+        started, limit, postmaster = time.monotonic(), None, None
         try:
             with engine.begin() as conn:
                 postmaster = conn.info.get(POSTMASTER_START)
@@ -81,7 +82,7 @@ def run(
                         "a database administrator terminated the connection running this call "
                         "(pg_terminate_backend); it is not run again"
                     )
-                limit = _limit(conn, call)
+                limit = conn.info.get(STATEMENT_TIMEOUT) or None
                 with nullcontext() if call is None else call.running(conn.connection.driver_connection):
                     return work(conn)
         except PoolTimeout:
@@ -107,13 +108,6 @@ def run(
     raise AssertionError("unreachable")
 
 
-class _Limit(NamedTuple):
-    """The statement timeout in force for a transaction: seconds (None: none) and whose it is."""
-
-    seconds: float | None
-    whose: str
-
-
 def _check_time(call: calls.Call | None) -> None:
     if call is not None and call.expired():
         raise DeadlineExceeded("the call's deadline passed before its database work was done")
@@ -121,24 +115,18 @@ def _check_time(call: calls.Call | None) -> None:
         raise Cancelled(calls.CANCELLED)
 
 
-def _limit(conn: Connection, call: calls.Call | None) -> _Limit:
-    """Shorten the transaction's statement timeout to the time the caller has left."""
-    server = conn.info.get(STATEMENT_TIMEOUT) or None
-    remaining = None if call is None else call.remaining()
-    if remaining is not None and (server is None or remaining < server):
-        conn.exec_driver_sql(f"SET LOCAL statement_timeout = {max(1, round(remaining * 1000))}")
-        return _Limit(remaining, "the call's deadline")
-    return _Limit(server, "the server's statement timeout")
-
-
-def _stopped(call: calls.Call | None, limit: _Limit, elapsed: float) -> Exception:
-    """Why PostgreSQL cancelled a statement (57014 for each, and the message is localised)."""
+def _stopped(call: calls.Call | None, limit: float | None, elapsed: float) -> Exception:
+    """Why PostgreSQL cancelled a statement (57014 for each, and the message is localised). A
+    call's deadline is not a statement timeout (a SET LOCAL would cost every transaction a round
+    trip): grpc ends the call when it passes, and the call's end cancels its statement."""
     if call is not None and call.expired():  # grpc also cancels a call whose deadline passed
         return DeadlineExceeded("the call's deadline passed during its database work, which was stopped")
     if call is not None and call.cancelled:
         return Cancelled(f"{calls.CANCELLED}; its statement was stopped")
-    if limit.seconds is not None and elapsed >= limit.seconds:
-        return DeadlineExceeded(f"the database work ran past {limit.whose} ({limit.seconds:.3g} s) and was stopped")
+    if limit is not None and elapsed >= limit:
+        return DeadlineExceeded(
+            f"the database work ran past the server's statement timeout ({limit:.3g} s) and was stopped"
+        )
     return Interrupted("a database administrator cancelled the statement (pg_cancel_backend); it is not run again")
 
 
