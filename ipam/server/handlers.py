@@ -14,29 +14,42 @@ import grpc
 Scope = Callable[[grpc.ServicerContext], AbstractContextManager[Any]]
 
 
-def within(handler: grpc.RpcMethodHandler | None, scope: Scope) -> grpc.RpcMethodHandler | None:
-    """`handler` with each call run inside `scope(context)`; unary-request handlers only (all ours)."""
+def _as_is(request: Any) -> Any:
+    return request
+
+
+def within(
+    handler: grpc.RpcMethodHandler | None,
+    scope: Scope,
+    *,
+    deserializer: Callable[[bytes], Any] | None = None,
+    accept: Callable[[Any], Any] = _as_is,
+) -> grpc.RpcMethodHandler | None:
+    """`handler` with each call run inside `scope(context)`, its request decoded by `deserializer`
+    (default: the handler's own) and passed through `accept` inside the scope; unary-request
+    handlers only (all ours)."""
     if handler is None:
         return None
+    decode = deserializer or handler.request_deserializer
     if handler.unary_unary is not None:
         unary = handler.unary_unary
 
         def call(request: Any, context: grpc.ServicerContext) -> Any:
             with scope(context):
-                return unary(request, context)
+                return unary(accept(request), context)
 
         return grpc.unary_unary_rpc_method_handler(
-            call, request_deserializer=handler.request_deserializer, response_serializer=handler.response_serializer
+            call, request_deserializer=decode, response_serializer=handler.response_serializer
         )
     if handler.unary_stream is not None:
         stream = handler.unary_stream
 
         def replies(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
             with scope(context):
-                yield from stream(request, context)
+                yield from stream(accept(request), context)
 
         return grpc.unary_stream_rpc_method_handler(
-            replies, request_deserializer=handler.request_deserializer, response_serializer=handler.response_serializer
+            replies, request_deserializer=decode, response_serializer=handler.response_serializer
         )
     return handler
 

@@ -8,7 +8,8 @@ the call raises InvalidArgument inside the error interceptor's scope.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,7 @@ from google.protobuf.message import Message
 
 from ipam.domain import selector, validate
 from ipam.domain.errors import InvalidArgument
+from ipam.server.handlers import within
 
 # Selectors may be longer than other strings (and their terms have limits of their own).
 LONG_FIELDS = {"label_selector": selector.MAX_LENGTH, "host_selector": selector.MAX_LENGTH}
@@ -80,6 +82,10 @@ def _accepted(request: Any) -> Any:
     return request
 
 
+def _no_scope(context: grpc.ServicerContext) -> AbstractContextManager[None]:
+    return nullcontext()
+
+
 class RequestCheckInterceptor(grpc.ServerInterceptor):
     """Innermost interceptor: its InvalidArgument goes through the error interceptor like any other."""
 
@@ -91,20 +97,4 @@ class RequestCheckInterceptor(grpc.ServerInterceptor):
         handler = continuation(handler_call_details)
         if handler is None or handler.request_streaming:
             return handler  # reflection's stream: grpc's own, not ours to check
-        deserialize = checked(handler.request_deserializer)
-        if handler.unary_unary is not None:
-            unary = handler.unary_unary
-            return grpc.unary_unary_rpc_method_handler(
-                lambda request, context: unary(_accepted(request), context),
-                request_deserializer=deserialize,
-                response_serializer=handler.response_serializer,
-            )
-        stream = handler.unary_stream
-        assert stream is not None  # neither request nor response streaming is unary-unary
-
-        def replies(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-            yield from stream(_accepted(request), context)
-
-        return grpc.unary_stream_rpc_method_handler(
-            replies, request_deserializer=deserialize, response_serializer=handler.response_serializer
-        )
+        return within(handler, _no_scope, deserializer=checked(handler.request_deserializer), accept=_accepted)
