@@ -120,7 +120,7 @@ def register(
         "--max-watchers",
         metavar="N",
         type=_watchers,
-        help="the most watch streams this server holds at once (default: 256; each takes a thread); "
+        help="the most watch streams this server holds at once (default: 20000; see docs/limits.md); "
         "past it, WatchEndpoints answers RESOURCE_EXHAUSTED and clients resume on another replica",
     )
     database.add_options(parser)

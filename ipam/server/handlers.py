@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -27,10 +29,32 @@ def within(
 ) -> grpc.RpcMethodHandler | None:
     """`handler` with each call run inside `scope(context)`, its request decoded by `deserializer`
     (default: the handler's own) and passed through `accept` inside the scope; unary-request
-    handlers only (all ours)."""
+    handlers only (all ours). Asynchronous behaviours (coroutines, async generators) stay
+    asynchronous: the scope is then entered on the event loop, around the whole call."""
     if handler is None:
         return None
     decode = deserializer or handler.request_deserializer
+    if inspect.iscoroutinefunction(handler.unary_unary):
+        unary_async = handler.unary_unary
+
+        async def call_async(request: Any, context: grpc.ServicerContext) -> Any:
+            with scope(context):
+                return await unary_async(accept(request), context)
+
+        return grpc.unary_unary_rpc_method_handler(
+            call_async, request_deserializer=decode, response_serializer=handler.response_serializer
+        )
+    if inspect.isasyncgenfunction(handler.unary_stream):
+        stream_async = handler.unary_stream
+
+        async def replies_async(request: Any, context: grpc.ServicerContext) -> AsyncIterator[Any]:
+            with scope(context):
+                async for reply in stream_async(accept(request), context):
+                    yield reply
+
+        return grpc.unary_stream_rpc_method_handler(
+            replies_async, request_deserializer=decode, response_serializer=handler.response_serializer
+        )
     if handler.unary_unary is not None:
         unary = handler.unary_unary
 
@@ -84,11 +108,14 @@ def measured(context: grpc.ServicerContext) -> Iterator[Outcome]:
     """Time the block and find the status the call ends with (its behaviour returned or raised)."""
     outcome = Outcome()
     start = time.perf_counter()
-    failed = True
+    ended = grpc.StatusCode.UNKNOWN
     try:
         yield outcome
-        failed = False
+        ended = grpc.StatusCode.OK
+    except asyncio.CancelledError:  # a stream on the event loop whose caller went away
+        ended = grpc.StatusCode.CANCELLED
+        raise
     finally:
         outcome.seconds = time.perf_counter() - start
         code: grpc.StatusCode | None = context.code()  # type: ignore[attr-defined]
-        outcome.code = code if code is not None else grpc.StatusCode.UNKNOWN if failed else grpc.StatusCode.OK
+        outcome.code = code if code is not None else ended

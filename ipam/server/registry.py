@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any, cast
 
 import grpc
 from sqlalchemy import Engine
 
 from ipam.domain.errors import Unavailable
-from ipam.domain.records import EndpointEvent
 from ipam.server import registry_convert as convert
 from ipam.server.principal import bound_host, require_host
 from ipam.service import registry
@@ -18,18 +18,12 @@ from ipam_client._pb.ipam.v1 import registry_pb2 as rpb
 from ipam_client._pb.ipam.v1 import registry_pb2_grpc as rrpc
 
 Ctx = grpc.ServicerContext
-# A quiet stream still checks now and then whether its client has gone.
-IDLE_CHECK_SECONDS = 1.0
-RENDERED_EVENTS = 20000
 
 
 class EndpointServicer(rrpc.EndpointServiceServicer):
     def __init__(self, engine: Engine, hub: EventHub) -> None:
         self.engine = engine
         self.hub = hub
-        # Every stream sends the same recent events: convert each once (by revision, newest kept).
-        self._messages: dict[int, rpb.EndpointEvent] = {}
-        self._messages_lock = threading.Lock()
 
     def RegisterEndpoint(self, request: rpb.RegisterEndpointRequest, context: Ctx) -> rpb.Endpoint:
         require_host(request.host, f'register an endpoint of host "{request.host}"')
@@ -79,30 +73,23 @@ class EndpointServicer(rrpc.EndpointServiceServicer):
             registry.lookup_address(self.engine, request.address, request.space, at, self.hub.retention)
         )
 
-    def WatchEndpoints(self, request: rpb.WatchEndpointsRequest, context: Ctx) -> Iterator[rpb.WatchEndpointsResponse]:
+    async def WatchEndpoints(
+        self, request: rpb.WatchEndpointsRequest, context: Ctx
+    ) -> AsyncIterator[rpb.WatchEndpointsResponse | bytes]:
+        """A coroutine on the event loop: each message is the hub's rendered events, joined."""
         since = request.since_revision if request.HasField("since_revision") else None
-        cursor = registry.watch_cursor(self.engine, since)
-        self.hub.join()
-        try:
-            while context.is_active() and not self.hub.stopping:
-                events = self.hub.events_after(cursor)
-                if events:
-                    yield rpb.WatchEndpointsResponse(events=[self._rendered(e) for e in events])
-                    cursor = events[-1].revision
+        cursor = await asyncio.to_thread(registry.watch_cursor, self.engine, since)
+        with self.hub.watching():
+            # Headers now, not with the first event: the caller knows at once that this replica
+            # took the stream (a refusal is a status instead).
+            await cast(Any, context).send_initial_metadata(())
+            while not self.hub.stopping:
+                chunk = self.hub.chunk_after(cursor)
+                if chunk is None:  # behind the hub's window: read the database, off the loop
+                    chunk = await asyncio.to_thread(self.hub.read_chunk_after, cursor)
+                if chunk.events:
+                    yield chunk.payload
+                    cursor = chunk.last
                 else:
-                    self.hub.wait_beyond(cursor, IDLE_CHECK_SECONDS)
-            if self.hub.stopping:
-                raise Unavailable(f"the server is stopping; watch again (on any server) from revision {cursor}")
-        finally:
-            self.hub.leave()
-
-    def _rendered(self, event: EndpointEvent) -> rpb.EndpointEvent:
-        with self._messages_lock:
-            message = self._messages.get(event.revision)
-        if message is None:
-            message = convert.event(event)
-            with self._messages_lock:
-                self._messages[event.revision] = message
-                if len(self._messages) > RENDERED_EVENTS:
-                    del self._messages[next(iter(self._messages))]
-        return message
+                    await self.hub.wait_after(cursor)
+            raise Unavailable(f"the server is stopping; watch again (on any server) from revision {cursor}")

@@ -52,6 +52,26 @@ def event(record: EndpointEvent) -> rpb.EndpointEvent:
     )
 
 
+def framed_event(record: EndpointEvent) -> bytes:
+    """The event as one element of WatchEndpointsResponse.events, in wire format: a stream's
+    message is such elements joined, so an event is encoded once for every stream."""
+    data = event(record).SerializeToString()
+    return _EVENTS_TAG + _varint(len(data)) + data
+
+
+# Field 1 (events), wire type 2 (length-delimited).
+_EVENTS_TAG = bytes([(rpb.WatchEndpointsResponse.EVENTS_FIELD_NUMBER << 3) | 2])
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
 def holder(record: AddressHolder) -> rpb.LookupAddressResponse:
     return rpb.LookupAddressResponse(
         endpoint=endpoint(record.endpoint),

@@ -7,13 +7,21 @@ it reads them from the database once and keeps the most recent ones for its watc
 poll covers notifications lost while reconnecting. Watchers thus always get what the DATABASE
 holds, in revision order; one further behind than the kept window reads the database itself.
 It also prunes the log past the retention period (one replica at a time: an advisory lock).
+
+Watch streams are coroutines on the server's event loop: the hub wakes them all with one
+asyncio event per batch, and renders each event once (`render`, on the hub's thread), so that a
+stream that is up to date sends the batch's bytes as they are, shared with every other stream.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,27 +41,49 @@ POLL_SECONDS = 0.5
 PRUNE_EVERY_SECONDS = 60.0
 READ_BATCH = 1000
 
+# One event as a watch stream sends it (the server's wire encoding; opaque here).
+Render = Callable[[EndpointEvent], bytes]
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Consecutive events after a cursor, rendered: `payload` is their renderings joined."""
+
+    events: Sequence[EndpointEvent]
+    rendered: Sequence[bytes]
+    payload: bytes
+
+    @property
+    def last(self) -> int:
+        return self.events[-1].revision
+
 
 class EventHub:
     def __init__(
         self,
         engine: Engine,
+        render: Render,
         *,
         retention: timedelta = DEFAULT_RETENTION,
         poll_seconds: float = POLL_SECONDS,
         prune_every_seconds: float = PRUNE_EVERY_SECONDS,
         keep: int = 20000,
-        max_watchers: int = 256,
+        max_watchers: int = 20000,
     ) -> None:
         self.engine = engine
+        self.render = render
         self.retention = retention
         self.max_watchers = max_watchers
         self._poll = poll_seconds
         # A short retention (tests, demos) is kept to within half of itself.
         self._prune_every = min(prune_every_seconds, retention.total_seconds() / 2)
         self._keep = keep
-        self._changed = threading.Condition()
+        self._lock = threading.Lock()
         self._recent: list[EndpointEvent] = []  # consecutive revisions, the newest last
+        self._rendered: list[bytes] = []  # render() of each of _recent
+        self._newest: Chunk | None = None  # the last batch read: what an up-to-date stream sends
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._woken = asyncio.Event()  # replaced by a new one each time it is set (on the loop)
         self._head: int | None = None  # newest revision read from the database
         self._watchers = 0
         self._next_prune = time.monotonic()
@@ -63,10 +93,13 @@ class EventHub:
     def start(self) -> None:
         self._thread.start()
 
+    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Wake the watch coroutines of `loop` (the server's) when events arrive."""
+        self._loop = loop
+
     def stop(self) -> None:
         self._stopping.set()
-        with self._changed:
-            self._changed.notify_all()
+        self._wake_watchers()
         self._thread.join(timeout=10)
 
     @property
@@ -75,20 +108,22 @@ class EventHub:
 
     # -- for watchers -----------------------------------------------------------------------
 
-    def join(self) -> None:
-        """Count a watcher in (RESOURCE_EXHAUSTED past max_watchers); `leave` when it ends."""
-        with self._changed:
+    @contextmanager
+    def watching(self) -> Iterator[None]:
+        """Count a watcher in for the block (RESOURCE_EXHAUSTED past max_watchers)."""
+        with self._lock:
             if self._watchers >= self.max_watchers:
                 raise ResourceExhausted(f"this server already serves {self.max_watchers} watch streams; try another")
             self._watchers += 1
-
-    def leave(self) -> None:
-        with self._changed:
-            self._watchers -= 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._watchers -= 1
 
     def events_after(self, cursor: int, limit: int = READ_BATCH) -> list[EndpointEvent]:
         """Up to `limit` events after revision `cursor`, in order and with no gap."""
-        with self._changed:
+        with self._lock:
             recent = self._recent
             if recent and recent[0].revision <= cursor + 1:
                 start = cursor + 1 - recent[0].revision
@@ -101,12 +136,43 @@ class EventHub:
             )
         return found
 
-    def wait_beyond(self, cursor: int, timeout: float) -> None:
-        """Return once an event after `cursor` is known, the hub stops, or `timeout` passes."""
-        with self._changed:
-            self._changed.wait_for(
-                lambda: self._stopping.is_set() or (self._head is not None and self._head > cursor), timeout
-            )
+    def chunk_after(self, cursor: int, limit: int = READ_BATCH) -> Chunk | None:
+        """What a stream at `cursor` sends next, when the kept window has it (no I/O: called on
+        the event loop); an empty chunk when nothing is newer, None when the stream is behind the
+        window (then `read_chunk_after`, on a thread)."""
+        with self._lock:
+            newest = self._newest
+            if newest is not None and newest.events[0].revision == cursor + 1 and len(newest.events) <= limit:
+                return newest
+            recent = self._recent
+            if self._head is not None and cursor >= self._head:
+                return Chunk((), (), b"")
+            if not recent or recent[0].revision > cursor + 1 or cursor >= recent[-1].revision:
+                return None
+            start = cursor + 1 - recent[0].revision
+            events = recent[start : start + limit]
+            rendered = self._rendered[start : start + limit]
+        return Chunk(events, rendered, b"".join(rendered))
+
+    def read_chunk_after(self, cursor: int, limit: int = READ_BATCH) -> Chunk:
+        """`chunk_after` for a stream behind the window: reads the database (blocking)."""
+        events = self.events_after(cursor, limit)
+        rendered = [self.render(event) for event in events]
+        return Chunk(events, rendered, b"".join(rendered))
+
+    async def wait_after(self, cursor: int) -> None:
+        """Return once an event after `cursor` is known or the hub stops (on the event loop)."""
+        while not self._stopping.is_set() and (self._head is None or self._head <= cursor):
+            await self._woken.wait()
+
+    def _wake_watchers(self) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            with suppress(RuntimeError):  # the loop closed meanwhile: no watcher is left to wake
+                self._loop.call_soon_threadsafe(self._set_woken)
+
+    def _set_woken(self) -> None:
+        woken, self._woken = self._woken, asyncio.Event()
+        woken.set()
 
     # -- the background thread --------------------------------------------------------------
 
@@ -133,9 +199,10 @@ class EventHub:
         from its callers (a collection may write 100,000 of them at once)."""
         if self._head is None or not self._watchers:
             head = tx.run(self.engine, event_store.bounds)[1]
-            with self._changed:
+            with self._lock:
                 if not self._watchers:
-                    self._recent = []  # a watcher that joins reads from the database until caught up
+                    self._recent, self._rendered = [], []  # a new watcher reads the database until caught up
+                    self._newest = None
                     self._head = head
                     return
                 self._head = self._head if self._head is not None else head
@@ -143,14 +210,18 @@ class EventHub:
             found = tx.run(self.engine, lambda conn: _read(conn, self._head or 0, READ_BATCH))
             if not found:
                 return
-            with self._changed:
+            rendered = [self.render(event) for event in found]  # once, for every stream
+            with self._lock:
                 if self._recent and found[0].revision != self._recent[-1].revision + 1:
-                    self._recent = []  # a hole (the log was emptied): start the window afresh
+                    self._recent, self._rendered = [], []  # a hole (the log was emptied): start afresh
                 self._recent.extend(found)
+                self._rendered.extend(rendered)
                 if len(self._recent) > 2 * self._keep:
                     self._recent = self._recent[-self._keep :]
+                    self._rendered = self._rendered[-self._keep :]
+                self._newest = Chunk(found, rendered, b"".join(rendered))
                 self._head = found[-1].revision
-                self._changed.notify_all()
+            self._wake_watchers()
             if len(found) < READ_BATCH:
                 return
 
