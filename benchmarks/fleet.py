@@ -47,6 +47,7 @@ POOL_CIDR, HOST_PREFIX = "10.0.0.0/8", 24  # 65,536 host subnets: one per host a
 ALLOCATE_P99_MS, HEARTBEAT_P99_MS, DELIVERY_P99_MS = 100.0, 250.0, 1000.0
 RSS_LIMIT_MIB = 1024.0
 SETTLE_SECONDS = 30.0  # the processes' start-up, before the ramp, at most
+RESULTS_WITHIN = 120.0  # seconds after the measurement for every process to report
 SAMPLE_EVERY = 0.5  # seconds between two looks at the server's /proc/<pid>
 
 
@@ -90,6 +91,8 @@ def main() -> int:
         if row.outcome.failures:
             failures = ", ".join(f"{key}={n}" for key, n in sorted(row.outcome.failures.items()))
             print(f"failures at {row.hosts} hosts: {failures}")
+            for key, details in sorted(row.outcome.details.items()):
+                print(f"  first {key}: {details[:200]!r}")
     for row in rows:
         print(verdict(row))
     return 0
@@ -170,6 +173,7 @@ def run_count(args: argparse.Namespace, hosts: int) -> Row:
         merged.delivery += outcome.delivery
         merged.missing += outcome.missing
         merged.failures += outcome.failures
+        merged.details = outcome.details | merged.details
         merged.host_streams.add(outcome.host_streams)
         merged.idle_streams.add(outcome.idle_streams)
         merged.loop_lag += outcome.loop_lag
@@ -236,10 +240,16 @@ def collect(
     use = ServerUse(rss_mib=0.0 if pid else math.nan)
     cpu_from: tuple[float, float] | None = None
     cpu_to: tuple[float, float] | None = None
+    deadline = measure[1] + RESULTS_WITHIN
     while len(outcomes) < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"a load process did not report within {RESULTS_WITHIN:g} s of the measurement's end")
         if pid:
             now = time.monotonic()
-            rss, threads, cpu = proc_status(pid)
+            try:
+                rss, threads, cpu = proc_status(pid)
+            except OSError as err:
+                raise RuntimeError(f"the server process {pid} is gone: {err}") from err
             use.rss_mib, use.threads = max(use.rss_mib, rss), max(use.threads, threads)
             if cpu_from is None and now >= measure[0]:
                 cpu_from = (now, cpu)

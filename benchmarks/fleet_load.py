@@ -88,6 +88,7 @@ class Outcome:
     delivery: list[float] = field(default_factory=list)
     missing: int = 0  # sampled (stream, allocation) pairs whose event never arrived
     failures: Counter[str] = field(default_factory=Counter)  # "<call> <status code>", over the whole run
+    details: dict[str, str] = field(default_factory=dict)  # the first failure's message, by key
     host_streams: StreamCounts = field(default_factory=StreamCounts)
     idle_streams: StreamCounts = field(default_factory=StreamCounts)
     cpu_seconds: float = 0.0  # this process's CPU time during the measurement
@@ -182,30 +183,35 @@ class Load:
         )
         backoff = Backoff(initial=FIRST_RETRY_SECONDS, maximum=plan.heartbeat)
         failures = 0
-        if await self.call("heartbeat", self.outcome.heartbeat, hosts.RegisterHost(request, timeout=CALL_TIMEOUT)):
-            self.spawn(self.watch(channel, 0.0, _Stream(sample), self.outcome.host_streams))
-        else:
-            failures = 1
+        watching = False
         while True:
-            await asyncio.sleep(backoff.delay(failures - 1) if failures else jittered(plan.heartbeat, HEARTBEAT_JITTER))
-            started = time.monotonic()
-            ok = await self.call("heartbeat", self.outcome.heartbeat, hosts.RegisterHost(request, timeout=CALL_TIMEOUT))
-            if ok and failures:  # the agent watches once it has registered
-                self.spawn(self.watch(channel, started, _Stream(sample), self.outcome.host_streams))
+            reply = await self.call(
+                "heartbeat", self.outcome.heartbeat, hosts.RegisterHost(request, timeout=CALL_TIMEOUT)
+            )
+            ok = reply is not None
+            if ok and not watching:  # the agent watches once it has registered
+                self.spawn(self.watch(channel, 0.0, _Stream(sample), self.outcome.host_streams))
+                watching = True
             failures = 0 if ok else failures + 1
+            await asyncio.sleep(backoff.delay(failures - 1) if failures else jittered(plan.heartbeat, HEARTBEAT_JITTER))
 
     async def call(self, name: str, latencies: list[float], call: Any) -> Any:
-        """Await `call`, noting its latency if it started within the measurement or its failure."""
+        """Await `call`: its reply, or None when it failed (counted by status code); its latency is
+        noted when it started within the measurement."""
         started = time.monotonic()
         try:
             reply = await call
         except grpc.aio.AioRpcError as err:
             if not self.stopping:
-                self.outcome.failures[f"{name} {err.code().name}"] += 1
+                self.failed(f"{name} {err.code().name}", err.details())
             return None
         if self.measured(started):
             latencies.append(time.monotonic() - started)
         return reply
+
+    def failed(self, key: str, details: str | None) -> None:
+        self.outcome.failures[key] += 1
+        self.outcome.details.setdefault(key, details or "")
 
     async def watch(self, channel: grpc.aio.Channel, at: float, stream: _Stream, counts: StreamCounts) -> None:
         await _sleep_until(at)
@@ -235,12 +241,12 @@ class Load:
                 counts.refused += 1
             else:
                 counts.failed += 1
-                self.outcome.failures[f"watch {err.code().name}"] += 1
+                self.failed(f"watch {err.code().name}", err.details())
             return
         if not self.stopping:
             stream.open = False
             counts.failed += 1
-            self.outcome.failures["watch ended by the server"] += 1
+            self.failed("watch ended by the server", "")
 
     async def churn(self) -> None:
         plan = self.plan
