@@ -10,8 +10,8 @@ Then a space and a pool are created and the simulated hosts start, spread over -
 each registers (RegisterHost), heartbeats every --heartbeat seconds ±20% and holds one
 WatchEndpoints stream, as ipam-agent does (benchmarks/fleet_load.py). --idle-watchers more
 streams are opened over the ramp, --streams-per-channel per connection. After the ramp, for
---seconds, one process allocates --churn addresses per second (a new owner on a random host
-each time, released 2-8 s later) and --sample-watchers of the host streams time each event.
+--seconds, one process allocates --churn addresses per second (a new owner on a random one of
+its hosts that has registered, released 2-8 s later) and --sample-watchers of the host streams time each event.
 The simulated hosts run in --processes processes (grpc.aio, one event loop each).
 
 Prints one row per host count (latencies in ms), the failures by status code, and one PASS/FAIL

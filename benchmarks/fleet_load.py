@@ -3,10 +3,11 @@
 Each simulated host does what ipam-agent does: RegisterHost at start and then every heartbeat
 interval ±20% (retrying sooner with the agent's backoff while it fails), and holds one
 WatchEndpoints stream. One process also runs the allocation churn: Allocate at a fixed rate for
-a new owner on a random host, Release of that owner 2-8 s later. Watch streams take the raw
-bytes of each message (no deserializer) except a sample, which parses every message and notes
-when each endpoint's ADDED event arrived; the delivery time of an event is that arrival minus
-the time the churn saw its Allocate acknowledged (both on this process's monotonic clock).
+a new owner on a random host of that process that has registered, Release of that owner 2-8 s
+later. Watch streams take the raw bytes of each message (no deserializer) except a sample, which
+parses every message and notes when each endpoint's ADDED event arrived; the delivery time of an
+event is that arrival minus the time the churn saw its Allocate acknowledged (both on this
+process's monotonic clock).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ class Plan:
     address: str
     run: str  # the prefix of host and owner names
     hosts: list[int]  # the indices of the hosts this process simulates
-    all_hosts: int  # the churn allocates on any host of the fleet
+    all_hosts: int  # the size of the fleet, for the ramp
     space: str
     pool: str
     ramp: float  # host i of n starts at start + ramp * i / n
@@ -114,6 +115,8 @@ class Load:
         self.channels: list[grpc.aio.Channel] = []
         self.tasks: set[asyncio.Task[None]] = set()
         self.stopping = False
+        self.registered: list[str] = []  # this process's hosts that have registered, for the churn
+        self.any_registered = asyncio.Event()
 
     def measured(self, started: float) -> bool:
         return self.measure_from <= started < self.measure_until
@@ -190,6 +193,8 @@ class Load:
             )
             ok = reply is not None
             if ok and not watching:  # the agent watches once it has registered
+                self.registered.append(request.name)
+                self.any_registered.set()
                 self.spawn(self.watch(channel, 0.0, _Stream(sample), self.outcome.host_streams))
                 watching = True
             failures = 0 if ok else failures + 1
@@ -251,6 +256,7 @@ class Load:
     async def churn(self) -> None:
         plan = self.plan
         leases = ipam_pb2_grpc.LeaseServiceStub(self.channel())
+        await self.any_registered.wait()  # with no ramp, the hosts register as the churn starts
         for n in range(int(plan.seconds * plan.churn)):
             await _sleep_until(self.measure_from + n / plan.churn)
             self.spawn(self.allocate(leases, n))
@@ -259,7 +265,7 @@ class Load:
         plan = self.plan
         owner = f"{plan.run}-owner-{n}"
         request = ipam_pb.AllocateRequest(
-            host=host_name(plan.run, random.randrange(plan.all_hosts)),
+            host=random.choice(self.registered),
             owner_id=owner,
             interface=INTERFACE,
             attributes={
