@@ -37,6 +37,9 @@ TTL_HEARTBEATS = 3  # as ipam_agent.options: the TTL the agent registers with, i
 FIRST_RETRY_SECONDS = 1.0  # as ipam_agent.heartbeat
 RELEASE_AFTER = (2.0, 8.0)  # seconds from an Allocate's acknowledgement to its Release
 DELIVERY_GRACE = 5.0  # seconds after the measurement for the last events to arrive
+# Seconds after opening a stream before the events of the allocations acknowledged since count
+# for it (a stream opened late, e.g. with --ramp 0, cannot get the events from before it).
+STREAM_SETTLE = 1.0
 LAG_TICK = 0.1  # seconds: the event loop's lag is how late a sleep of this long wakes
 INTERFACE = "eth0"
 # Each channel its own connection, as each agent has its own.
@@ -100,6 +103,7 @@ class _Stream:
     def __init__(self, sample: bool) -> None:
         self.messages = 0
         self.open = False
+        self.opened_at = 0.0
         self.arrivals: dict[str, float] | None = {} if sample else None  # owner_id -> ADDED arrival
 
 
@@ -145,7 +149,7 @@ class Load:
             self.spawn(self.watch(idle_channel, at, _Stream(False), self.outcome.idle_streams))
         if plan.churn:
             self.spawn(self.churn())
-        self.spawn(self.watch_loop())
+        self.spawn(self.lag_monitor())
         await _sleep_until(self.measure_from)
         cpu = time.process_time()
         await _sleep_until(self.measure_until)
@@ -168,6 +172,8 @@ class Load:
             if stream.arrivals is None or not stream.open:
                 continue
             for owner, acked in acks:
+                if acked < stream.opened_at + STREAM_SETTLE:
+                    continue  # the stream may have started after the event
                 arrived = stream.arrivals.get(owner)
                 if arrived is None:
                     self.outcome.missing += 1
@@ -227,6 +233,7 @@ class Load:
         )
         counts.opened += 1
         stream.open = True
+        stream.opened_at = time.monotonic()
         self.streams.append((stream, counts))
         call = method(registry_pb.WatchEndpointsRequest())
         added = registry_pb.ENDPOINT_EVENT_TYPE_ADDED
@@ -282,7 +289,7 @@ class Load:
         release = ipam_pb.ReleaseRequest(owner=ipam_pb.OwnerKey(owner_id=owner, interface=INTERFACE))
         await self.call("release", [], leases.Release(release, timeout=CALL_TIMEOUT))
 
-    async def watch_loop(self) -> None:
+    async def lag_monitor(self) -> None:
         """How late the event loop runs: a saturated generator shows here first."""
         while True:
             started = time.monotonic()
