@@ -50,6 +50,15 @@ def ipam_server(
 ) -> Iterator[str]:
     """`ipam serve` with `extra_args`; `quiet` sends its output (e.g. an access log) to /dev/null;
     `tls`: how to reach a server started with TLS."""
+    with ipam_server_process(url, port, *extra_args, quiet=quiet, tls=tls) as (address, _):
+        yield address
+
+
+@contextlib.contextmanager
+def ipam_server_process(
+    url: str, port: int, *extra_args: str, quiet: bool = False, tls: grpc.ChannelCredentials | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """As `ipam_server`, also yielding the server's process (e.g. to read /proc/<pid>/status)."""
     address = f"127.0.0.1:{port}"
     process = subprocess.Popen(
         [sys.executable, "-m", "ipam", "serve", "--database-url", url, "--listen", address, *extra_args],
@@ -58,7 +67,7 @@ def ipam_server(
     )
     try:
         wait_serving(address, process, tls=tls)
-        yield address
+        yield address, process
     finally:
         process.terminate()
         process.wait(30)
