@@ -71,13 +71,21 @@ def make_engine(url: str, *, pool_size: int = 20, statement_timeout: float = 0) 
         # read was closed by its backend (terminated, or a restart): replace it before use.
         # Costs one poll, no round trip.
         try:
-            closed = bool(select.select([dbapi_connection.pgconn.socket], [], [], 0)[0])
+            closed = _readable(dbapi_connection.pgconn.socket)
         except Exception:  # no socket at all: lost
             closed = True
         if closed:
             raise DisconnectionError("the database closed this idle connection")
 
     return engine
+
+
+def _readable(socket: int) -> bool:
+    """Whether `socket` has something to read, without waiting. poll, not select: a server
+    holding a fleet's connections has descriptors past select's limit of 1,024."""
+    poller = select.poll()
+    poller.register(socket, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 def _milliseconds(seconds: float) -> int:
