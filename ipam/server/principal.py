@@ -12,6 +12,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 
 from ipam.domain.tokens import ADMIN, Principal
+from ipam.scoped import scoped
 
 
 @dataclass
@@ -30,11 +31,8 @@ def call_scope() -> Iterator[Call]:
         yield existing
         return
     call = Call()
-    reset = _call.set(call)
-    try:
+    with scoped(_call, call):
         yield call
-    finally:
-        _call.reset(reset)
 
 
 def current() -> Principal | None:

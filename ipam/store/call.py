@@ -16,6 +16,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from ipam.domain.errors import Cancelled
+from ipam.scoped import scoped
 
 CANCELLED = "the call was cancelled (by its caller, or the server is stopping)"
 # Seconds a statement may run when the call has no shorter deadline (`ipam serve --statement-timeout`).
@@ -77,8 +78,5 @@ def current() -> Call | None:
 @contextmanager
 def bound(call: Call | None) -> Iterator[None]:
     """Transactions run inside work for `call` (None: for no caller, e.g. a batch of several)."""
-    token = _current.set(call)
-    try:
+    with scoped(_current, call):
         yield
-    finally:
-        _current.reset(token)
