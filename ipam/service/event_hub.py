@@ -40,6 +40,11 @@ DEFAULT_RETENTION = timedelta(days=30)
 POLL_SECONDS = 0.5
 PRUNE_EVERY_SECONDS = 60.0
 READ_BATCH = 1000
+# Stream messages a second the hub aims to stay under (see EventHub._fan_out_window), and the
+# bounds of the wait between batches: what it adds to an event's delivery time.
+FAN_OUT_MESSAGES_PER_SECOND = 4000
+MIN_FAN_OUT_WINDOW = 0.02
+MAX_FAN_OUT_WINDOW = 0.5
 
 # One event as a watch stream sends it (the server's wire encoding; opaque here).
 Render = Callable[[EndpointEvent], bytes]
@@ -84,6 +89,7 @@ class EventHub:
         self._newest: Chunk | None = None  # the last batch read: what an up-to-date stream sends
         self._loop: asyncio.AbstractEventLoop | None = None
         self._woken = asyncio.Event()  # replaced by a new one each time it is set (on the loop)
+        self._published_at = 0.0  # time.monotonic() of the last batch
         self._head: int | None = None  # newest revision read from the database
         self._watchers = 0
         self._next_prune = time.monotonic()
@@ -182,10 +188,17 @@ class EventHub:
 
     def _step(self) -> None:
         self._sequence()
+        self._stopping.wait(self._published_at + self._fan_out_window() - time.monotonic())
         self._follow()
         if time.monotonic() >= self._next_prune:
             self._prune()
             self._next_prune = time.monotonic() + self._prune_every
+
+    def _fan_out_window(self) -> float:
+        """How long after one batch the next may go out. Every batch is a message on every
+        stream, and the server sends only so many messages a second: with more streams, batches
+        come less often (and are bigger), up to MAX_FAN_OUT_WINDOW apart."""
+        return min(MAX_FAN_OUT_WINDOW, max(MIN_FAN_OUT_WINDOW, self._watchers / FAN_OUT_MESSAGES_PER_SECOND))
 
     def _sequence(self) -> None:
         while True:
@@ -220,6 +233,7 @@ class EventHub:
                     self._recent = self._recent[-self._keep :]
                     self._rendered = self._rendered[-self._keep :]
                 self._newest = Chunk(found, rendered, b"".join(rendered))
+                self._published_at = time.monotonic()
                 self._head = found[-1].revision
             self._wake_watchers()
             if len(found) < READ_BATCH:
