@@ -46,9 +46,15 @@ STATEMENT_TIMEOUT = "ipam_statement_timeout"
 CLIENT_CHECK_MS = 1000
 
 
-def make_engine(url: str, *, pool_size: int = DEFAULT_POOL_SIZE, statement_timeout: float = 0) -> Engine:
+def make_engine(
+    url: str,
+    *,
+    pool_size: int = DEFAULT_POOL_SIZE,
+    statement_timeout: float = 0,
+    pool_timeout: float = POOL_TIMEOUT_SECONDS,
+) -> Engine:
     """An engine of at most `pool_size` connections (no overflow: a call waits up to
-    POOL_TIMEOUT_SECONDS for one) whose statements end after `statement_timeout` seconds (0: no
+    `pool_timeout` seconds for one) whose statements end after `statement_timeout` seconds (0: no
     limit). Its connections are named by the URL's application_name, else "ipam"."""
     if pool_size < MIN_POOL_SIZE:
         raise InvalidArgument(f"the connection pool needs at least {MIN_POOL_SIZE} connections (got {pool_size})")
@@ -68,7 +74,7 @@ def make_engine(url: str, *, pool_size: int = DEFAULT_POOL_SIZE, statement_timeo
         url,
         pool_size=pool_size,
         max_overflow=0,
-        pool_timeout=POOL_TIMEOUT_SECONDS,
+        pool_timeout=pool_timeout,
         pool_recycle=POOL_RECYCLE_SECONDS,
         connect_args=connect_args,
     )
