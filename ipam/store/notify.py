@@ -62,6 +62,9 @@ class SharedListener:
         self._closing = False
         self._thread = threading.Thread(target=self._run, name="listen", daemon=True)
 
+    def start(self) -> None:
+        self._thread.start()
+
     def add(self, subscription: Subscription) -> None:
         with self._lock:
             self._subscriptions.append(subscription)
@@ -121,7 +124,7 @@ def subscribe(engine: Engine, channels: Iterable[str]) -> Subscription:
             listener = _listeners[engine] = SharedListener(engine)
         listener.add(subscription)
     if started:
-        listener._thread.start()
+        listener.start()
     return subscription
 
 
