@@ -28,7 +28,6 @@ from ipam_client._pb.ipam.v1 import ipam_pb2_grpc as rpc
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import QUIET_SERVER, database, free_port, ipam_server, percentile
 
-
 # A PostgreSQL backend (15+) reports its counts at most every second while busy and 10 s after
 # it goes idle: wait that long before reading them.
 STATS_FLUSH_SECONDS = 11.0
