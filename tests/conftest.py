@@ -115,7 +115,9 @@ def _prepare(url: str) -> None:
 
 @pytest.fixture(scope="session")
 def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
+    # Tests hold connections of their own besides the in-process servers' calls: a pool larger
+    # than a replica's default (the pool of `ipam serve` is tested in test_connections.py).
+    engine = make_engine(database_url, pool_size=20)
     yield engine
     engine.dispose()
 

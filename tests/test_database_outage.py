@@ -24,9 +24,11 @@ from typing import TYPE_CHECKING
 import grpc
 import pytest
 from processes import ServerProcess, free_port, wait_until_serving
+from sqlalchemy import text
 
 from ipam.embedded import embedded_database
 from ipam.server.app import create_server
+from ipam.store import notify
 from ipam.store.engine import make_engine
 from ipam.store.migrate import upgrade
 from ipam_client import AddressSpec, IpamClient, IpamClientError, Unavailable, pb
@@ -236,3 +238,30 @@ def test_a_restart_between_calls_is_invisible_to_clients(
         second = _concurrent_allocations(ipam, [f"second-{h}" for h in hosts], hosts)
         assert [r for r in second if not isinstance(r, pb.AllocateResponse)] == []
         assert ipam.get_pool(POOL).usage.allocated_addresses == str(2 * len(hosts))
+
+
+@pytest.mark.timeout(240)
+def test_the_shared_listener_listens_again_after_a_restart(postgres: Postgres) -> None:
+    """The one LISTEN connection of a replica (event hub and registry worker) reconnects by itself,
+    wakes its workers (to look at what they missed) and delivers notifications again."""
+    engine = make_engine(postgres.url)
+    subscription = notify.subscribe(engine, ["outage_test"])
+    try:
+        assert subscription.woken.wait(CALL_TIMEOUT)  # set once listening
+        assert subscription.listening.is_set()
+        subscription.woken.clear()
+
+        postgres.stop()
+        postgres.start()
+
+        assert subscription.woken.wait(CALL_TIMEOUT * 4), "the listener did not come back"
+        subscription.woken.clear()
+        with engine.begin() as conn:
+            conn.execute(text("NOTIFY outage_test"))
+        assert subscription.woken.wait(CALL_TIMEOUT), "a notification after the restart did not arrive"
+        with engine.connect() as conn:
+            query = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'ipam-listen'"
+            assert conn.execute(text(query)).scalar_one() == 1
+    finally:
+        notify.unsubscribe(engine, subscription)
+        engine.dispose()

@@ -305,7 +305,7 @@ def _check_ledger(engine: Engine, ledger: Ledger) -> None:
 
 
 def _check_listeners(engine: Engine, replicas: list[ServerProcess]) -> None:
-    """Each replica LISTENs (event hub, registry) on the new primary: 2 connections per replica."""
+    """Each replica LISTENs (event hub and registry share it) on the new primary: 1 connection per replica."""
 
     def listening() -> int:
         with engine.connect() as conn:
@@ -315,7 +315,7 @@ def _check_listeners(engine: Engine, replicas: list[ServerProcess]) -> None:
                 ).scalar_one()
             )
 
-    _wait(lambda: listening() == 2 * len(replicas), "every replica listening on the new primary")
+    _wait(lambda: listening() == len(replicas), "every replica listening on the new primary")
 
 
 def _head(engine: Engine) -> int:

@@ -17,6 +17,7 @@ from ipam.cli.durations import duration, duty, retention, whole_seconds
 from ipam.cli.errors import CliError, UsageError
 from ipam.domain.liveness import DEFAULT_GC_DUTY, DEFAULT_GC_INTERVAL_SECONDS, DEFAULT_GRACE_SECONDS, MIN_GC_DUTY
 from ipam.store.call import DEFAULT_STATEMENT_TIMEOUT
+from ipam.store.connections import DEFAULT_POOL_SIZE, MIN_POOL_SIZE, POOL_TIMEOUT_SECONDS
 
 if TYPE_CHECKING:
     from ipam.server.app import ServerOptions
@@ -124,7 +125,25 @@ def register(
         "past it, WatchEndpoints answers RESOURCE_EXHAUSTED and clients resume on another replica",
     )
     database.add_options(parser)
+    parser.add_argument(
+        "--db-pool-size",
+        metavar="N",
+        type=_pool_size,
+        default=DEFAULT_POOL_SIZE,
+        help=f"database connections this server keeps, {MIN_POOL_SIZE} or more (default: {DEFAULT_POOL_SIZE}); "
+        "it opens one more to LISTEN. A call that finds none free within "
+        f"{POOL_TIMEOUT_SECONDS:g}s answers UNAVAILABLE. Size it so that replicas x (N + 1) stays below "
+        "PostgreSQL's max_connections (see docs/operations.md, Connections)",
+    )
     parser.set_defaults(run=run)
+
+
+def _pool_size(value: str) -> int:
+    if not value.isdigit() or int(value) < MIN_POOL_SIZE:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number of connections, {MIN_POOL_SIZE} or more, got {value!r}"
+        )
+    return int(value)
 
 
 def _watchers(value: str) -> int:
@@ -164,6 +183,7 @@ def server_options(args: argparse.Namespace) -> ServerOptions:
         event_retention=args.event_retention,
         statement_timeout=args.statement_timeout,
         max_watchers=ServerOptions.max_watchers if args.max_watchers is None else args.max_watchers,
+        db_pool_size=args.db_pool_size,
     )
 
 

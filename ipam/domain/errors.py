@@ -51,6 +51,10 @@ class Unavailable(IpamError):
     """The database cannot be reached; the caller may retry."""
 
 
+class Overloaded(Unavailable):
+    """Every database connection of this server stayed busy past the wait; the caller may retry."""
+
+
 class Unauthenticated(IpamError):
     """No credentials, malformed ones, or ones that are not valid (never says which)."""
 

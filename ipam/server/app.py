@@ -47,6 +47,7 @@ from ipam.service.event_hub import DEFAULT_RETENTION, EventHub
 from ipam.service.gc import GcSettings
 from ipam.service.registry_backlog import CatchUpWorker
 from ipam.store.call import DEFAULT_STATEMENT_TIMEOUT
+from ipam.store.connections import DEFAULT_POOL_SIZE
 from ipam.store.engine import make_engine
 from ipam_client._pb.ipam.v1 import ipam_pb2 as pb
 from ipam_client._pb.ipam.v1 import ipam_pb2_grpc as rpc
@@ -93,6 +94,8 @@ class ServerOptions:
     statement_timeout: float = DEFAULT_STATEMENT_TIMEOUT
     # How many watch streams the server holds at once.
     max_watchers: int = MAX_WATCHERS
+    # serve() only: the database connections of its pool (docs/operations.md, "Connections").
+    db_pool_size: int = DEFAULT_POOL_SIZE
 
 
 class EventLoopThread:
@@ -241,7 +244,7 @@ def serve(
     `on_ready(port)` is called once the server listens. Runs the periodic garbage collector
     unless `options.gc.interval_seconds` is 0.
     """
-    engine = make_engine(database_url, pool_size=min(options.workers, 20), statement_timeout=options.statement_timeout)
+    engine = make_engine(database_url, pool_size=options.db_pool_size, statement_timeout=options.statement_timeout)
     metrics = Metrics.of(engine) if options.metrics_listen else None
     try:
         with ExitStack() as cleanup:

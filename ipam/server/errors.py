@@ -26,6 +26,7 @@ STATUS_OF: dict[type[errors.IpamError], grpc.StatusCode] = {
     errors.Busy: grpc.StatusCode.ABORTED,
     errors.OutOfRange: grpc.StatusCode.OUT_OF_RANGE,
     errors.Unavailable: grpc.StatusCode.UNAVAILABLE,
+    errors.Overloaded: grpc.StatusCode.UNAVAILABLE,  # retried by clients, perhaps on another replica
     errors.DeadlineExceeded: grpc.StatusCode.DEADLINE_EXCEEDED,
     errors.Cancelled: grpc.StatusCode.CANCELLED,
     errors.Interrupted: grpc.StatusCode.ABORTED,

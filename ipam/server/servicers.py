@@ -84,12 +84,11 @@ class HostServicer(rpc.HostServiceServicer):
         self.engine = engine
         self.grace = settings.grace_seconds
         self.metrics = metrics
+        self.heartbeats = hosts.Heartbeats(engine, self.grace)
 
     def RegisterHost(self, request: pb.RegisterHostRequest, context: Ctx) -> pb.Host:
         require_host(request.name, f'register host "{request.name}"')
-        record = hosts.register_host(
-            self.engine, request.name, dict(request.labels), request.heartbeat_ttl_seconds, self.grace
-        )
+        record = self.heartbeats.register(request.name, dict(request.labels), request.heartbeat_ttl_seconds)
         return convert.host(record)
 
     def GetHost(self, request: pb.GetHostRequest, context: Ctx) -> pb.Host:

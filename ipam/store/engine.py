@@ -10,6 +10,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 
 from ipam.domain.errors import InvalidArgument
+from ipam.store.connections import (
+    APPLICATION_NAME,
+    DEFAULT_POOL_SIZE,
+    MIN_POOL_SIZE,
+    POOL_RECYCLE_SECONDS,
+    POOL_TIMEOUT_SECONDS,
+)
 
 
 def normalize_url(url: str) -> str:
@@ -39,8 +46,18 @@ STATEMENT_TIMEOUT = "ipam_statement_timeout"
 CLIENT_CHECK_MS = 1000
 
 
-def make_engine(url: str, *, pool_size: int = 20, statement_timeout: float = 0) -> Engine:
-    """An engine whose statements end after `statement_timeout` seconds (0: no limit)."""
+def make_engine(
+    url: str,
+    *,
+    pool_size: int = DEFAULT_POOL_SIZE,
+    statement_timeout: float = 0,
+    pool_timeout: float = POOL_TIMEOUT_SECONDS,
+) -> Engine:
+    """An engine of at most `pool_size` connections (no overflow: a call waits up to
+    `pool_timeout` seconds for one) whose statements end after `statement_timeout` seconds (0: no
+    limit). Its connections are named by the URL's application_name, else "ipam"."""
+    if pool_size < MIN_POOL_SIZE:
+        raise InvalidArgument(f"the connection pool needs at least {MIN_POOL_SIZE} connections (got {pool_size})")
     url = normalize_url(url)
     query = make_url(url).query
     options = f"-c client_connection_check_interval={CLIENT_CHECK_MS}"
@@ -48,13 +65,18 @@ def make_engine(url: str, *, pool_size: int = 20, statement_timeout: float = 0) 
         options += f" -c statement_timeout={_milliseconds(statement_timeout)}"
     # connect_args override the URL's query: keep what the URL gives. libpq spends connect_timeout
     # on each host of a multi-host URL, so an operator may well want it shorter; options add up.
-    connect_args: dict[str, object] = {"application_name": "ipam", "options": options}
+    connect_args: dict[str, object] = {"application_name": application_name(url), "options": options}
     if "connect_timeout" not in query:
         connect_args["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
     if "options" in query:
         connect_args["options"] = f"{query['options']} {options}"
     engine = create_engine(
-        url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800, connect_args=connect_args
+        url,
+        pool_size=pool_size,
+        max_overflow=0,
+        pool_timeout=pool_timeout,
+        pool_recycle=POOL_RECYCLE_SECONDS,
+        connect_args=connect_args,
     )
 
     @event.listens_for(engine, "connect")
@@ -86,6 +108,12 @@ def _readable(socket: int) -> bool:
     poller = select.poll()
     poller.register(socket, select.POLLIN)
     return bool(poller.poll(0))
+
+
+def application_name(url: str) -> str:
+    """The URL's application_name (an operator may name each replica so), else "ipam"."""
+    name = make_url(url).query.get("application_name")
+    return name if isinstance(name, str) and name else APPLICATION_NAME
 
 
 def _milliseconds(seconds: float) -> int:

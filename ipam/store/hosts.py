@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from psycopg.types.json import Jsonb
@@ -23,6 +24,18 @@ _UPSERT = Sql(
     "ON CONFLICT (name) DO UPDATE SET labels = EXCLUDED.labels, "
     "heartbeat_ttl_seconds = coalesce(CAST(:ttl AS integer), host.heartbeat_ttl_seconds), last_seen_at = now() "
     f"RETURNING {_COLUMNS}"
+)
+# Several registrations in one statement (heartbeats coalesced: ipam.service.hosts), names distinct,
+# rows taken in name order so that concurrent batches lock hosts in the same order. As above, a
+# NULL TTL keeps the host's: the update looks up the TTL asked for that name.
+_UPSERT_MANY = Sql(
+    "WITH asked AS (SELECT * FROM unnest(CAST(:names AS text[]), CAST(:labels AS jsonb[]), "
+    "CAST(:ttls AS integer[])) AS a(name, labels, ttl)) "
+    "INSERT INTO host (name, labels, heartbeat_ttl_seconds) "
+    "SELECT name, labels, coalesce(ttl, :default_ttl) FROM asked ORDER BY name "
+    "ON CONFLICT (name) DO UPDATE SET labels = EXCLUDED.labels, heartbeat_ttl_seconds = "
+    "coalesce((SELECT ttl FROM asked WHERE asked.name = EXCLUDED.name), host.heartbeat_ttl_seconds), "
+    f"last_seen_at = now() RETURNING {_COLUMNS}"
 )
 _GET = Sql(f"SELECT {_COLUMNS} FROM host WHERE name = :name")
 _ID_AND_LABELS = Sql("SELECT id, labels, drained_at FROM host WHERE name = :name")
@@ -55,6 +68,20 @@ def upsert_host(conn: Connection, name: str, labels: dict[str, str], ttl: int | 
     params = {"name": name, "labels": Jsonb(labels), "ttl": ttl, "default_ttl": DEFAULT_TTL_SECONDS}
     row = run(conn, _UPSERT, params).one()
     return _record(row, grace_seconds)
+
+
+def upsert_hosts(
+    conn: Connection, hosts: Sequence[tuple[str, dict[str, str], int | None]], grace_seconds: int
+) -> dict[str, HostRecord]:
+    """Register (name, labels, ttl) for each of `hosts` (distinct names) in one statement."""
+    params = {
+        "names": [name for name, _, _ in hosts],
+        "labels": [Jsonb(labels) for _, labels, _ in hosts],
+        "ttls": [ttl for _, _, ttl in hosts],
+        "default_ttl": DEFAULT_TTL_SECONDS,
+    }
+    records = [_record(row, grace_seconds) for row in run(conn, _UPSERT_MANY, params)]
+    return {record.name: record for record in records}
 
 
 def get_host(conn: Connection, name: str, grace_seconds: int) -> HostRecord:

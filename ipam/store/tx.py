@@ -3,7 +3,8 @@
 Retried: serialization failures and deadlocks, unique violations on constraints that mean "a
 concurrent request won the race, look again" (the caller names them), and a lost connection
 (every use case is idempotent, so running it again is safe). A database that stays unreachable
-becomes `Unavailable`. A value PostgreSQL cannot take (SQLSTATE class 22: a NUL byte, a number
+becomes `Unavailable`; a call that finds none of the pool's connections free in time, `Overloaded`
+(retryable too). A value PostgreSQL cannot take (SQLSTATE class 22: a NUL byte, a number
 out of range...) is the caller's mistake: `InvalidArgument`, whichever query met it.
 
 Never retried: a statement stopped by its timeout (`DeadlineExceeded`), by the caller cancelling
@@ -24,8 +25,9 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.pool import QueuePool
 
-from ipam.domain.errors import Cancelled, DeadlineExceeded, Interrupted, InvalidArgument, Unavailable
+from ipam.domain.errors import Cancelled, DeadlineExceeded, Interrupted, InvalidArgument, Overloaded, Unavailable
 from ipam.store import call as calls
 from ipam.store.engine import POSTMASTER_START, STATEMENT_TIMEOUT
 
@@ -86,7 +88,7 @@ def run(
                 with nullcontext() if call is None else call.running(conn.connection.driver_connection):
                     return work(conn)
         except PoolTimeout:
-            raise Unavailable("the database is overloaded: no connection free in time") from None
+            raise _overloaded(engine) from None
         except IntegrityError as exc:
             _observe(exc)
             if constraint_name(exc) not in retry_on_constraints or attempt == MAX_ATTEMPTS:
@@ -137,10 +139,23 @@ def session(engine: Engine) -> Iterator[Connection]:
     try:
         with engine.connect() as conn:
             yield conn
+    except PoolTimeout:
+        raise _overloaded(engine) from None
     except DBAPIError as exc:
         if _is_connection_error(exc):
             raise Unavailable(f"the database is unavailable: {_first_line(exc)}") from None
         raise
+
+
+def _overloaded(engine: Engine) -> Overloaded:
+    pool = engine.pool
+    size, within = "its", ""
+    if isinstance(pool, QueuePool):
+        size, within = f"its {pool.size()}", f" within {pool.timeout():g} s"
+    return Overloaded(
+        f"this server is overloaded: none of {size} database connections came free{within} "
+        "(ipam serve --db-pool-size); retry, or on another replica"
+    )
 
 
 def _observe(exc: DBAPIError) -> None:
