@@ -10,13 +10,15 @@ and DEL, then `host-local` ADD and DEL (its own dataDir in a temporary directory
 same machine state. `ipam-cni` is timed as an operator installs it: `ipam-cni install` writes
 its fast launcher into a temporary CNI bin dir (started with `-I -S`, forwarding the invocation
 to the agent). Also timed, to tell where the time goes: the same ADD sent straight to the agent's
-socket from this process (agent + server + database, no plugin process), and `python -I -S -c
-pass` with the launcher's interpreter (the floor of any Python executable). `--ipam-cni` names
+socket from this process (agent + server + database, no plugin process), the Allocate RPC the
+agent makes, sent from this process (server + database only), and `python -I -S -c pass` with
+the launcher's interpreter (the floor of any Python executable). `--ipam-cni` names
 the `ipam-cni` console script of another installation to install the launcher from, e.g. a
 non-editable one in a venv of its own as deployed.
 
 Prints median and p90 of ADD, DEL and ADD+DEL for both plugins and the ratio of the ADD medians
-(the issue's target: ipam-cni ADD median at most 4x host-local's). Needs no root: no namespace
+(the target: ipam-cni ADD median at most 4x host-local's), and the load averages before and
+after. Needs no root: no namespace
 is touched (an IPAM plugin never enters CNI_NETNS). With a given database, what it creates is
 deleted at the end. Figures on a shared machine are noisy: compare the ratios.
 """
@@ -38,7 +40,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ipam_client import IpamClient
+from ipam_client import AddressSpec, IpamClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import QUIET_SERVER, database, free_port, ipam_server, percentile
@@ -46,7 +48,7 @@ from harness import QUIET_SERVER, database, free_port, ipam_server, percentile
 HOST_LOCAL = Path("/usr/lib/cni/host-local")
 NETWORK = "bench-cni"
 AGENT_START_SECONDS = 30.0
-SAMPLES = ("ours-add", "ours-del", "ref-add", "ref-del", "agent", "py")
+SAMPLES = ("ours-add", "ours-del", "ref-add", "ref-del", "agent", "rpc", "py")
 
 
 def console_script(name: str) -> Path:
@@ -139,6 +141,22 @@ def agent_round_trip(socket_path: str, pool: str, space: str, container: str) ->
     return elapsed
 
 
+def allocate_rpc(ipam: IpamClient, host: str, pool: str, space: str, container: str) -> float:
+    """The Allocate the agent makes for an ADD, from this process, then its Release; returns the
+    Allocate's seconds."""
+    attributes = {"cni.network": NETWORK, "cni.netns": f"/proc/{os.getpid()}/ns/net"}
+    spec = AddressSpec(pool=pool, space=space)
+    start = time.perf_counter()
+    ipam.allocate(host, container, "eth0", [spec], attributes)
+    elapsed = time.perf_counter() - start
+    ipam.release_owner(container, "eth0")
+    return elapsed
+
+
+def load() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
 def line(label: str, seconds: list[float]) -> str:
     ordered = sorted(seconds)
     median = statistics.median(ordered) * 1000
@@ -147,6 +165,7 @@ def line(label: str, seconds: list[float]) -> str:
 
 def bench(args: argparse.Namespace, address: str, workdir: Path) -> None:
     tag = f"bench-cni-{secrets.token_hex(3)}"
+    load_before = load()
     space, pool, host = tag, tag, tag
     installation = Path(args.ipam_cni) if args.ipam_cni else console_script("ipam-cni")
     ipam_cni = install_launcher(installation, workdir / "bin")
@@ -179,6 +198,7 @@ def bench(args: argparse.Namespace, address: str, workdir: Path) -> None:
                         deleting = {**config, "prevResult": json.loads(result)}
                         sample[f"{key}-del"], _ = run_plugin(plugin, "DEL", deleting, container)
                     sample["agent"] = agent_round_trip(socket_path, pool, space, f"{container}-direct")
+                    sample["rpc"] = allocate_rpc(ipam, host, pool, space, f"{container}-rpc")
                     start = time.perf_counter()
                     subprocess.run([interpreter, "-I", "-S", "-c", "pass"], check=True)
                     sample["py"] = time.perf_counter() - start
@@ -200,12 +220,14 @@ def bench(args: argparse.Namespace, address: str, workdir: Path) -> None:
     print(line("ipam-cni ADD+DEL:", both["ours"]))
     print(line("host-local ADD+DEL:", both["ref"]))
     print(line("agent socket ADD:", times["agent"]))
+    print(line("server Allocate RPC:", times["rpc"]))
     print(line("python -I -S -c pass:", times["py"]))
     ratio = statistics.median(times["ours-add"]) / statistics.median(times["ref-add"])
     verdict = "met" if ratio <= 4 else "NOT met"
     print(f"ratio ADD median ipam-cni/host-local: {ratio:5.2f}   (target <= 4: {verdict})")
     ratio_both = statistics.median(both["ours"]) / statistics.median(both["ref"])
     print(f"ratio ADD+DEL median ipam-cni/host-local: {ratio_both:5.2f}")
+    print(f"load average (1, 5, 15 min): before {load_before}, after {load()}")
 
 
 def main() -> int:
