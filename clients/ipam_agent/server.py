@@ -148,7 +148,10 @@ class UnixSocketServer(socketserver.UnixStreamServer):
                 self._waiting -= 1
                 last = self._waiting == 0
             if last:
-                self._start_thread()
+                try:
+                    self._start_thread()
+                except RuntimeError as err:  # no more threads: this one still serves its connection
+                    log.warning("cannot start another thread for %s: %s", self.path, err)
             self._serve(request, client_address)
             with self._lock:
                 if self._waiting >= SPARE_THREADS:
