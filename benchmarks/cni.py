@@ -1,6 +1,7 @@
 """CNI IPAM plugin latency: `ipam-cni` (through the host agent) against the reference `host-local`.
 
     python benchmarks/cni.py [--database-url URL] [--iterations 200] [--warmup 10] [--ipam-cni PATH]
+                             [--baseline AGENT IPAM_CNI]
 
 Starts `ipam serve` (on an embedded PostgreSQL when no URL is given) and one `ipam-agent`, creates
 a pool in an address space of its own, then executes both IPAM plugins the way a main plugin
@@ -10,13 +11,18 @@ and DEL, then `host-local` ADD and DEL (its own dataDir in a temporary directory
 same machine state. `ipam-cni` is timed as an operator installs it: `ipam-cni install` writes
 its fast launcher into a temporary CNI bin dir (started with `-I -S`, forwarding the invocation
 to the agent). Also timed, to tell where the time goes: the same ADD sent straight to the agent's
-socket from this process (agent + server + database, no plugin process), and `python -I -S -c
-pass` with the launcher's interpreter (the floor of any Python executable). `--ipam-cni` names
+socket from this process (agent + server + database, no plugin process), the Allocate RPC the
+agent makes, sent from this process (server + database only), and `python -I -S -c pass` with
+the launcher's interpreter (the floor of any Python executable). `--ipam-cni` names
 the `ipam-cni` console script of another installation to install the launcher from, e.g. a
-non-editable one in a venv of its own as deployed.
+non-editable one in a venv of its own as deployed. `--baseline AGENT IPAM_CNI` names the
+`ipam-agent` and `ipam-cni` console scripts of another installation (e.g. the previous version):
+a second agent of its own, with its launcher, is timed in the same run, so that both see the same
+machine state (the plugins' order rotates from one iteration to the next).
 
 Prints median and p90 of ADD, DEL and ADD+DEL for both plugins and the ratio of the ADD medians
-(the issue's target: ipam-cni ADD median at most 4x host-local's). Needs no root: no namespace
+(the target: ipam-cni ADD median at most 4x host-local's), and the load averages before and
+after. Needs no root: no namespace
 is touched (an IPAM plugin never enters CNI_NETNS). With a given database, what it creates is
 deleted at the end. Figures on a shared machine are noisy: compare the ratios.
 """
@@ -38,7 +44,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ipam_client import IpamClient
+from ipam_client import AddressSpec, IpamClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import QUIET_SERVER, database, free_port, ipam_server, percentile
@@ -46,7 +52,7 @@ from harness import QUIET_SERVER, database, free_port, ipam_server, percentile
 HOST_LOCAL = Path("/usr/lib/cni/host-local")
 NETWORK = "bench-cni"
 AGENT_START_SECONDS = 30.0
-SAMPLES = ("ours-add", "ours-del", "ref-add", "ref-del", "agent", "py")
+SAMPLES = ("ours-add", "ours-del", "ref-add", "ref-del", "base-add", "base-del", "agent", "rpc", "py")
 
 
 def console_script(name: str) -> Path:
@@ -139,14 +145,35 @@ def agent_round_trip(socket_path: str, pool: str, space: str, container: str) ->
     return elapsed
 
 
+def allocate_rpc(ipam: IpamClient, host: str, pool: str, space: str, container: str) -> float:
+    """The Allocate the agent makes for an ADD, from this process, then its Release; returns the
+    Allocate's seconds."""
+    attributes = {"cni.network": NETWORK, "cni.netns": f"/proc/{os.getpid()}/ns/net"}
+    spec = AddressSpec(pool=pool, space=space)
+    start = time.perf_counter()
+    ipam.allocate(host, container, "eth0", [spec], attributes)
+    elapsed = time.perf_counter() - start
+    ipam.release_owner(container, "eth0")
+    return elapsed
+
+
+def load() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
 def line(label: str, seconds: list[float]) -> str:
     ordered = sorted(seconds)
     median = statistics.median(ordered) * 1000
     return f"{label:<24} median {median:7.2f} ms   p90 {percentile(ordered, 0.9):7.2f} ms   n={len(ordered)}"
 
 
+def plugin_config(ipam: dict[str, Any]) -> dict[str, Any]:
+    return {"cniVersion": "1.0.0", "name": NETWORK, "type": "bridge", "ipam": ipam}
+
+
 def bench(args: argparse.Namespace, address: str, workdir: Path) -> None:
     tag = f"bench-cni-{secrets.token_hex(3)}"
+    load_before = load()
     space, pool, host = tag, tag, tag
     installation = Path(args.ipam_cni) if args.ipam_cni else console_script("ipam-cni")
     ipam_cni = install_launcher(installation, workdir / "bin")
@@ -157,28 +184,30 @@ def bench(args: argparse.Namespace, address: str, workdir: Path) -> None:
         ipam.create_address_space(space, "benchmarks/cni.py")
         ipam.create_pool(pool, "10.64.0.0/16", 24, space=space, cooldown_seconds=0)
         try:
-            with agent(ipam_agent, address, host, workdir) as socket_path:
-                ours = {
-                    "cniVersion": "1.0.0",
-                    "name": NETWORK,
-                    "type": "bridge",
-                    "ipam": {"type": "ipam-cni", "pool": pool, "space": space, "agent_socket": socket_path},
-                }
-                reference = {
-                    "cniVersion": "1.0.0",
-                    "name": NETWORK,
-                    "type": "bridge",
-                    "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.65.0.0/24"}]], "dataDir": str(data_dir)},
-                }
+            with contextlib.ExitStack() as stack:
+                socket_path = stack.enter_context(agent(ipam_agent, address, host, workdir))
+                ours = {"type": "ipam-cni", "pool": pool, "space": space, "agent_socket": socket_path}
+                reference = {"type": "host-local", "ranges": [[{"subnet": "10.65.0.0/24"}]], "dataDir": str(data_dir)}
+                plugins = [("ours", ipam_cni, plugin_config(ours)), ("ref", HOST_LOCAL, plugin_config(reference))]
+                if args.baseline:
+                    base_agent, base_installation = (Path(path) for path in args.baseline)
+                    base_dir = workdir / "baseline"
+                    base_dir.mkdir()
+                    base_plugin = install_launcher(base_installation, base_dir / "bin")
+                    base_socket = stack.enter_context(agent(base_agent, address, f"{host}-baseline", base_dir))
+                    base = {**ours, "agent_socket": base_socket}
+                    plugins.append(("base", base_plugin, plugin_config(base)))
                 times: dict[str, list[float]] = {k: [] for k in SAMPLES}
                 for i in range(args.warmup + args.iterations):
                     container = f"{tag}-{i:06d}"
                     sample = {}
-                    for key, plugin, config in (("ours", ipam_cni, ours), ("ref", HOST_LOCAL, reference)):
-                        sample[f"{key}-add"], result = run_plugin(plugin, "ADD", config, container)
+                    turn = i % len(plugins)
+                    for key, plugin, config in plugins[turn:] + plugins[:turn]:
+                        sample[f"{key}-add"], result = run_plugin(plugin, "ADD", config, f"{container}-{key}")
                         deleting = {**config, "prevResult": json.loads(result)}
-                        sample[f"{key}-del"], _ = run_plugin(plugin, "DEL", deleting, container)
+                        sample[f"{key}-del"], _ = run_plugin(plugin, "DEL", deleting, f"{container}-{key}")
                     sample["agent"] = agent_round_trip(socket_path, pool, space, f"{container}-direct")
+                    sample["rpc"] = allocate_rpc(ipam, host, pool, space, f"{container}-rpc")
                     start = time.perf_counter()
                     subprocess.run([interpreter, "-I", "-S", "-c", "pass"], check=True)
                     sample["py"] = time.perf_counter() - start
@@ -200,12 +229,23 @@ def bench(args: argparse.Namespace, address: str, workdir: Path) -> None:
     print(line("ipam-cni ADD+DEL:", both["ours"]))
     print(line("host-local ADD+DEL:", both["ref"]))
     print(line("agent socket ADD:", times["agent"]))
+    print(line("server Allocate RPC:", times["rpc"]))
     print(line("python -I -S -c pass:", times["py"]))
     ratio = statistics.median(times["ours-add"]) / statistics.median(times["ref-add"])
     verdict = "met" if ratio <= 4 else "NOT met"
     print(f"ratio ADD median ipam-cni/host-local: {ratio:5.2f}   (target <= 4: {verdict})")
     ratio_both = statistics.median(both["ours"]) / statistics.median(both["ref"])
     print(f"ratio ADD+DEL median ipam-cni/host-local: {ratio_both:5.2f}")
+    if args.baseline:
+        base_both = [a + d for a, d in zip(times["base-add"], times["base-del"], strict=True)]
+        print(f"baseline: {args.baseline[0]}, launcher installed by {args.baseline[1]} install")
+        print(line("baseline ipam-cni ADD:", times["base-add"]))
+        print(line("baseline ipam-cni DEL:", times["base-del"]))
+        base_ratio = statistics.median(times["base-add"]) / statistics.median(times["ref-add"])
+        print(f"ratio ADD median baseline/host-local: {base_ratio:5.2f}")
+        base_ratio_both = statistics.median(base_both) / statistics.median(both["ref"])
+        print(f"ratio ADD+DEL median baseline/host-local: {base_ratio_both:5.2f}")
+    print(f"load average (1, 5, 15 min): before {load_before}, after {load()}")
 
 
 def main() -> int:
@@ -217,6 +257,12 @@ def main() -> int:
         "--ipam-cni",
         metavar="PATH",
         help="the ipam-cni console script to install the launcher from (default: this venv's)",
+    )
+    parser.add_argument(
+        "--baseline",
+        nargs=2,
+        metavar=("AGENT", "IPAM_CNI"),
+        help="the ipam-agent and ipam-cni console scripts of another installation, timed in the same run",
     )
     args = parser.parse_args()
     if not HOST_LOCAL.is_file():
