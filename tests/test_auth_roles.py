@@ -9,7 +9,7 @@ from api_checks import allocate, count, fails
 from sqlalchemy import Engine
 
 from ipam.server.policy import ROLES_OF
-from ipam_client import AddressSpec, IpamClient, PermissionDenied, pb, registry_pb
+from ipam_client import AddressSpec, IpamClient, PermissionDenied, Unauthenticated, pb, registry_pb
 
 NewToken = Callable[..., str]
 
@@ -135,3 +135,17 @@ def test_agent_tokens_and_the_gc_docker_and_registry_calls(
         reader.reconcile_host("h1", [])
     with fails(PermissionDenied, "reader token", "may not call ReconcileNetworks"):
         reader.reconcile_networks("h1", [])
+
+
+def test_a_watch_stream_checks_its_token_too(
+    auth_server: str, admin: IpamClient, as_role: Callable[..., IpamClient]
+) -> None:
+    """WatchEndpoints runs on the event loop, its token checked on a thread before it starts."""
+    start = admin.list_endpoints_page(registry_pb.ListEndpointsRequest(page_size=1)).revision
+    reader = as_role("reader")
+    events = reader.watch_endpoints(start)
+    allocate(admin, "c1")
+    first = next(events)
+    assert (first.revision, first.endpoint.owner_id) == (start + 1, "c1")
+    with IpamClient(auth_server, "not-a-token", retries=0) as stranger, pytest.raises(Unauthenticated):
+        next(stranger.watch_endpoints(start))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -26,11 +26,13 @@ def within(
     *,
     deserializer: Callable[[bytes], Any] | None = None,
     accept: Callable[[Any], Any] = _as_is,
+    before: Callable[[], Awaitable[None]] | None = None,
 ) -> grpc.RpcMethodHandler | None:
     """`handler` with each call run inside `scope(context)`, its request decoded by `deserializer`
     (default: the handler's own) and passed through `accept` inside the scope; unary-request
     handlers only (all ours). Asynchronous behaviours (coroutines, async generators) stay
-    asynchronous: the scope is then entered on the event loop, around the whole call."""
+    asynchronous: the scope is then entered on the event loop, around the whole call, after
+    awaiting `before` (what would block the loop, done elsewhere)."""
     if handler is None:
         return None
     decode = deserializer or handler.request_deserializer
@@ -38,6 +40,8 @@ def within(
         unary_async = handler.unary_unary
 
         async def call_async(request: Any, context: grpc.ServicerContext) -> Any:
+            if before is not None:
+                await before()
             with scope(context):
                 return await unary_async(accept(request), context)
 
@@ -48,6 +52,8 @@ def within(
         stream_async = handler.unary_stream
 
         async def replies_async(request: Any, context: grpc.ServicerContext) -> AsyncIterator[Any]:
+            if before is not None:
+                await before()
             with scope(context):
                 async for reply in stream_async(accept(request), context):
                     yield reply
@@ -76,6 +82,11 @@ def within(
             replies, request_deserializer=decode, response_serializer=handler.response_serializer
         )
     return handler
+
+
+def is_asynchronous(handler: grpc.RpcMethodHandler) -> bool:
+    """Whether the handler's behaviour runs on the event loop (a coroutine or an async generator)."""
+    return inspect.iscoroutinefunction(handler.unary_unary) or inspect.isasyncgenfunction(handler.unary_stream)
 
 
 class ScopeInterceptor(grpc.ServerInterceptor):
