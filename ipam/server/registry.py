@@ -12,7 +12,7 @@ from ipam.domain.errors import Unavailable
 from ipam.domain.records import EndpointEvent
 from ipam.server import registry_convert as convert
 from ipam.server.principal import bound_host, require_host
-from ipam.service import registry
+from ipam.service import registry, watch_filter
 from ipam.service.event_hub import EventHub
 from ipam_client._pb.ipam.v1 import registry_pb2 as rpb
 from ipam_client._pb.ipam.v1 import registry_pb2_grpc as rrpc
@@ -27,8 +27,9 @@ class EndpointServicer(rrpc.EndpointServiceServicer):
     def __init__(self, engine: Engine, hub: EventHub) -> None:
         self.engine = engine
         self.hub = hub
-        # Every stream sends the same recent events: convert each once (by revision, newest kept).
-        self._messages: dict[int, rpb.EndpointEvent] = {}
+        # Every stream sends the same recent events: convert each once (by revision and type, as a
+        # filtered stream may show an update as an addition or a removal; the newest kept).
+        self._messages: dict[tuple[int, str], rpb.EndpointEvent] = {}
         self._messages_lock = threading.Lock()
 
     def RegisterEndpoint(self, request: rpb.RegisterEndpointRequest, context: Ctx) -> rpb.Endpoint:
@@ -82,13 +83,19 @@ class EndpointServicer(rrpc.EndpointServiceServicer):
     def WatchEndpoints(self, request: rpb.WatchEndpointsRequest, context: Ctx) -> Iterator[rpb.WatchEndpointsResponse]:
         since = request.since_revision if request.HasField("since_revision") else None
         cursor = registry.watch_cursor(self.engine, since)
+        filters = registry.EndpointFilters(
+            host=request.host, network=request.network, pool=request.pool, label_selector=request.label_selector
+        )
+        view = watch_filter.open_view(self.engine, filters, cursor)
         self.hub.join()
         try:
             while context.is_active() and not self.hub.stopping:
                 events = self.hub.events_after(cursor)
                 if events:
-                    yield rpb.WatchEndpointsResponse(events=[self._rendered(e) for e in events])
                     cursor = events[-1].revision
+                    shown = events if view is None else [t for e in events if (t := view.translate(e)) is not None]
+                    if shown:
+                        yield rpb.WatchEndpointsResponse(events=[self._rendered(e) for e in shown])
                 else:
                     self.hub.wait_beyond(cursor, IDLE_CHECK_SECONDS)
             if self.hub.stopping:
@@ -97,12 +104,13 @@ class EndpointServicer(rrpc.EndpointServiceServicer):
             self.hub.leave()
 
     def _rendered(self, event: EndpointEvent) -> rpb.EndpointEvent:
+        key = (event.revision, event.kind)
         with self._messages_lock:
-            message = self._messages.get(event.revision)
+            message = self._messages.get(key)
         if message is None:
             message = convert.event(event)
             with self._messages_lock:
-                self._messages[event.revision] = message
+                self._messages[key] = message
                 if len(self._messages) > RENDERED_EVENTS:
                     del self._messages[next(iter(self._messages))]
         return message
