@@ -342,13 +342,20 @@ def test_an_endpoint_last_changed_before_the_kept_log_is_taken_as_matching(clien
     assert [e.owner_id for e in shown.values()] == ["web"]
     assert tx.run(engine, event_store.bounds) == (revision, revision)  # nothing kept before it
     opened_before = Watch(client, revision, label_selector="app=web")
+    client.register_endpoint("h1", "first", "eth0", labels={"app": "web"})
+    assert kinds(opened_before.take(1)) == [("first", "added")]  # the stream is open: it knew "db" then
     labels(client, "db", n="1")
     labels(client, "web", app="api")
     settled(engine)
     opened_after = Watch(client, revision, label_selector="app=web")
     client.register_endpoint("h1", "sentinel", "eth0", labels={"app": "web"})
     assert kinds(opened_before.take(2)) == [("web", "removed"), ("sentinel", "added")]
-    assert kinds(opened_after.take(3)) == [("db", "removed"), ("web", "removed"), ("sentinel", "added")]
+    assert kinds(opened_after.take(4)) == [
+        ("first", "added"),
+        ("db", "removed"),
+        ("web", "removed"),
+        ("sentinel", "added"),
+    ]
 
 
 @pytest.mark.usefixtures("pools")
