@@ -20,9 +20,9 @@ EVENT_WAIT_SECONDS = 30.0
 class Watch:
     """A watch stream read by a background thread; `take(n)` returns the next n events."""
 
-    def __init__(self, client: IpamClient, since: int | None) -> None:
+    def __init__(self, client: IpamClient, since: int | None, **filters: str) -> None:
         self._events: queue.Queue[registry_pb.EndpointEvent | BaseException] = queue.Queue()
-        self._stream: Iterator[registry_pb.EndpointEvent] = client.watch_endpoints(since)
+        self._stream: Iterator[registry_pb.EndpointEvent] = client.watch_endpoints(since, **filters)
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
 

@@ -574,22 +574,35 @@ class IpamClient:
             request.at.FromDatetime(at if at.tzinfo else at.astimezone())
         return self._call(self._endpoints.LookupAddress, request, read=True)
 
-    def watch_endpoints(self, since_revision: int | None = None) -> Iterator[registry_pb2.EndpointEvent]:
+    def watch_endpoints(
+        self,
+        since_revision: int | None = None,
+        *,
+        host: str = "",
+        network: str = "",
+        pool: str = "",
+        label_selector: str = "",
+    ) -> Iterator[registry_pb2.EndpointEvent]:
         """Every endpoint change after ``since_revision`` (None: from now on), in revision order,
-        forever. When the stream fails (UNAVAILABLE: a lost connection or a stopping server;
+        forever. With filters (as ``iter_endpoints``), only the changes of the endpoints they
+        select, as a list with those filters (state active) would change: ADDED when one starts
+        to match, REMOVED when one stops (or is deleted), UPDATED while it still matches.
+        When the stream fails (UNAVAILABLE: a lost connection or a stopping server;
         RESOURCE_EXHAUSTED: the server holds all the streams it may; CANCELLED), the watch resumes
-        from the last revision received on the next replica of the target (``ipv4:A,B``: A, then B,
-        then A ...) after a jittered exponential backoff (0.025-0.05 s doubling up to 1-2 s, reset
-        once a stream delivers again), so nothing is missed or repeated. After ``retries`` failures
-        in a row per replica, and on OUT_OF_RANGE (changes pruned) or any other error, it raises."""
+        (with the same filters) from the last revision received on the next replica of the target
+        (``ipv4:A,B``: A, then B, then A ...) after a jittered exponential backoff (0.025-0.05 s
+        doubling up to 1-2 s, reset once a stream delivers again), so nothing is missed or repeated.
+        After ``retries`` failures in a row per replica, and on OUT_OF_RANGE (changes pruned) or
+        any other error, it raises."""
+        filters = {"host": host, "network": network, "pool": pool, "label_selector": label_selector}
         cursor = since_revision
         if cursor is None:  # a concrete starting point, so that a reconnect misses nothing
             cursor = self.list_endpoints_page(registry_pb2.ListEndpointsRequest(page_size=1)).revision
         replica = failures = 0
-        while True:
+        while True:  # each stream, also one resumed on another replica, with the same filters
             stub = registry_pb2_grpc.EndpointServiceStub(self._watch_channel(replica))
             stream = stub.WatchEndpoints(
-                registry_pb2.WatchEndpointsRequest(since_revision=cursor), metadata=self._metadata
+                registry_pb2.WatchEndpointsRequest(since_revision=cursor, **filters), metadata=self._metadata
             )
             try:
                 for batch in stream:

@@ -76,17 +76,21 @@ def _register_list(verbs: Any, parents: list[argparse.ArgumentParser]) -> None:
             "ipam endpoint list --pool prod-v4 --state all --limit 20",
         ],
     )
-    listing.add_argument("--host", default="", help="only endpoints of this host")
-    listing.add_argument("--network", default="", help="only endpoints of this network")
-    listing.add_argument("--pool", default="", help="only endpoints holding an address of this pool")
-    listing.add_argument(
+    _add_filters(listing)
+    listing.add_argument("--state", choices=STATES, default="active", help="(default: active)")
+    output.add_options(listing, listing=True)
+
+
+def _add_filters(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="", help="only endpoints of this host")
+    parser.add_argument("--network", default="", help="only endpoints of this network")
+    parser.add_argument("--pool", default="", help="only endpoints holding an address of this pool")
+    parser.add_argument(
         "--selector",
         default="",
         metavar="SELECTOR",
         help="label selector: k=v, k!=v, k (has), !k (has not), comma-separated",
     )
-    listing.add_argument("--state", choices=STATES, default="active", help="(default: active)")
-    output.add_options(listing, listing=True)
 
 
 def _register_show(verbs: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -119,13 +123,19 @@ def _register_watch(verbs: Any, parents: list[argparse.ArgumentParser]) -> None:
             "ipam endpoint watch",
             "ipam endpoint watch --since 1200 -o json     # resume after revision 1200, one JSON object a line",
             "ipam endpoint watch --since 0 --limit 10     # the first ten changes kept, then exit",
+            "ipam endpoint watch --selector app=web --network pods   # only what 'endpoint list' with them shows",
         ],
         description="Print every endpoint change (added, updated, removed) in commit order, each with its "
         "revision, until Ctrl-C. Reconnects by itself and resumes after the last revision printed. "
-        "With -o json, one JSON object per line (revision, type, time, endpoint).",
-        notes="exit status:\n  1  --since names pruned changes or a revision ahead of the newest (list again)\n"
+        "With -o json, one JSON object per line (revision, type, time, endpoint). With filters (those of "
+        "'endpoint list'), only the changes of the endpoints they select: 'added' when one starts to match "
+        "(also by a change of its labels), 'removed' when one stops matching or is deleted, 'updated' while "
+        "it still matches.",
+        notes="exit status:\n  1  --since names pruned changes or a revision ahead of the newest (list again);\n"
+        "     a bad --selector; no such --host or --pool\n"
         "  3  the server could not be reached",
     )
+    _add_filters(watch)
     watch.add_argument(
         "--since", type=int, metavar="REV", help="changes after this revision (default: from now on; 0: all kept)"
     )
@@ -196,7 +206,10 @@ def run_show(args: argparse.Namespace) -> int:
 
 def run_watch(args: argparse.Namespace) -> int:
     with remote.connect(args) as ipam:
-        for count, event in enumerate(ipam.watch_endpoints(args.since), 1):
+        events = ipam.watch_endpoints(
+            args.since, host=args.host, network=args.network, pool=args.pool, label_selector=args.selector
+        )
+        for count, event in enumerate(events, 1):
             print(_event_line(args, event), flush=True)
             if count == args.limit:
                 break

@@ -12,8 +12,8 @@ from sqlalchemy import Engine
 from ipam.domain.errors import Unavailable
 from ipam.server import registry_convert as convert
 from ipam.server.principal import bound_host, require_host
-from ipam.service import registry
-from ipam.service.event_hub import EventHub
+from ipam.service import registry, watch_filter
+from ipam.service.event_hub import Chunk, EventHub
 from ipam_client._pb.ipam.v1 import registry_pb2 as rpb
 from ipam_client._pb.ipam.v1 import registry_pb2_grpc as rrpc
 
@@ -78,7 +78,11 @@ class EndpointServicer(rrpc.EndpointServiceServicer):
     ) -> AsyncIterator[rpb.WatchEndpointsResponse | bytes]:
         """A coroutine on the event loop: each message is the hub's rendered events, joined."""
         since = request.since_revision if request.HasField("since_revision") else None
+        filters = registry.EndpointFilters(
+            host=request.host, network=request.network, pool=request.pool, label_selector=request.label_selector
+        )
         cursor = await asyncio.to_thread(registry.watch_cursor, self.engine, since)
+        view = await asyncio.to_thread(watch_filter.open_view, self.engine, filters, cursor)
         with self.hub.watching():
             # Headers now, not with the first event: the caller knows at once that this replica
             # took the stream (a refusal is a status instead).
@@ -87,9 +91,22 @@ class EndpointServicer(rrpc.EndpointServiceServicer):
                 chunk = self.hub.chunk_after(cursor)
                 if chunk is None:  # behind the hub's window: read the database, off the loop
                     chunk = await asyncio.to_thread(self.hub.read_chunk_after, cursor)
-                if chunk.events:
-                    yield chunk.payload
-                    cursor = chunk.last
-                else:
+                if not chunk.events:
                     await self.hub.wait_after(cursor)
+                    continue
+                cursor = chunk.last  # past every event, shown or not
+                payload = chunk.payload if view is None else _seen_through(view, chunk)
+                if payload:
+                    yield payload
             raise Unavailable(f"the server is stopping; watch again (on any server) from revision {cursor}")
+
+
+def _seen_through(view: watch_filter.WatchView, chunk: Chunk) -> bytes:
+    """The chunk as a filtered stream sees it: the shared rendering of each event it shows as
+    is, a rendering of its own where the view turns an update into an addition or a removal."""
+    parts = []
+    for event, rendered in zip(chunk.events, chunk.rendered, strict=True):
+        shown = view.translate(event)
+        if shown is not None:
+            parts.append(rendered if shown is event else convert.framed_event(shown))
+    return b"".join(parts)

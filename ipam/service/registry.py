@@ -16,6 +16,7 @@ from ipam.domain.paging import page_of, page_request
 from ipam.domain.records import AddressHolder, EndpointRecord, Page
 from ipam.domain.selector import parse_selector
 from ipam.service.pool_choice import require_known
+from ipam.service.revision_state import Matcher, states_at
 from ipam.store import endpoints as endpoint_store
 from ipam.store import events as event_store
 from ipam.store import hosts as host_store
@@ -24,6 +25,8 @@ from ipam.store import tx
 from ipam.store.spaces import DEFAULT_SPACE
 
 STATES = ("active", "deleted")
+# How many batches of events a list numbers at most before it lists (see list_endpoints).
+_SEQUENCE_ROUNDS = 10
 # Clocks of clients and servers differ a little; "now" from a client is not "the future".
 _CLOCK_SKEW = timedelta(seconds=5)
 
@@ -116,7 +119,27 @@ class EndpointFilters:
 def list_endpoints(
     engine: Engine, filters: EndpointFilters, page_size: int, page_token: str
 ) -> tuple[Page[EndpointRecord], int]:
-    """A page of endpoints and the revision it reflects (every change up to it)."""
+    """A page of endpoints as they were at the revision it returns: every change up to it and
+    none after it (see `list_at_head`), every change committed before the call included."""
+    page, revision, pending = list_at_head(engine, filters, page_size, page_token)
+    if not pending:
+        return page, revision
+    # Number them now (as the event hubs do right after a commit), and list again: a list then
+    # shows every change committed before it was asked for, a caller's own included.
+    for _ in range(_SEQUENCE_ROUNDS):
+        if tx.run(engine, event_store.sequence)[1] < event_store.SEQUENCE_BATCH:
+            break
+    page, revision, _ = list_at_head(engine, filters, page_size, page_token)
+    return page, revision
+
+
+def list_at_head(
+    engine: Engine, filters: EndpointFilters, page_size: int, page_token: str
+) -> tuple[Page[EndpointRecord], int, bool]:
+    """A page of endpoints as they were at the newest revision, that revision, and whether
+    changes were committed but not numbered yet (then not shown: they get later revisions, and a
+    watch from this one delivers them; an endpoint they changed is shown as it was at the
+    revision, see ipam.service.revision_state, which also tells the one exception)."""
     if filters.state and filters.state not in STATES:
         raise InvalidArgument(f"state: {filters.state!r} is not one of {', '.join(STATES)}")
     selector = parse_selector("label_selector", filters.label_selector)
@@ -127,16 +150,26 @@ def list_endpoints(
         "pool": filters.pool or None,
         "state": filters.state or None,
     }
+    matcher = Matcher(filters.host, filters.network, filters.pool, selector, filters.state)
+    after = int(page.after or 0)  # ids start at 1
 
-    def work(conn: Connection) -> tuple[list[tuple[int, EndpointRecord]], int]:
+    def work(conn: Connection) -> tuple[list[tuple[int, EndpointRecord]], int, bool]:
+        event_store.snapshot(conn)  # the endpoints and the log as of one moment
         require_known(conn, pool=filters.pool, host=filters.host)
-        # Read before the endpoints: every event numbered by then is already in what follows.
-        _, revision = event_store.bounds(conn)
-        return endpoint_store.list_endpoints(conn, wanted, selector, page), revision
+        pruned, revision = event_store.bounds(conn)
+        pending = event_store.touched_after(conn, revision)
+        states = states_at(conn, pending, pruned, revision)
+        rows = endpoint_store.list_endpoints(conn, wanted, selector, page, exclude=list(states))
+        then = [
+            (endpoint_id, state)
+            for endpoint_id, state in states.items()
+            if state is not None and matcher.matches(state) and endpoint_id > after
+        ]
+        return sorted(rows + then, key=lambda row: row[0])[: page.size + 1], revision, bool(pending)
 
-    rows, revision = tx.run(engine, work)
+    rows, revision, pending = tx.run(engine, work)
     found = page_of(rows, page, "Endpoints", lambda r: r[0])
-    return Page([r[1] for r in found.items], found.next_token), revision
+    return Page([r[1] for r in found.items], found.next_token), revision, pending
 
 
 def lookup_address(
@@ -179,6 +212,12 @@ def watch_cursor(engine: Engine, since: int | None) -> int:
     pruned, newest = tx.run(engine, event_store.bounds)
     if since is None:
         return newest
+    check_since(since, pruned, newest)
+    return since
+
+
+def check_since(since: int, pruned: int, newest: int) -> None:
+    """OUT_OF_RANGE unless every change after `since` is in the log (see `watch_cursor`)."""
     if since < 0:
         raise InvalidArgument(f"since_revision: {since} must not be negative")
     if since > newest:
@@ -188,7 +227,6 @@ def watch_cursor(engine: Engine, since: int | None) -> int:
             f"since_revision: changes after revision {since} were pruned (the log now starts after revision "
             f"{pruned}); list the endpoints again and watch from the revision the list returns"
         )
-    return since
 
 
 def _merged(conn: Connection, endpoint_id: int) -> EndpointRecord:

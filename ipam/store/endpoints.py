@@ -43,8 +43,7 @@ _SET_LABELS = Sql(
 _RECORD_EVENTS = Sql("SELECT ipam_record_events(CAST(:ids AS bigint[]), CAST(:kinds AS text[]))")
 _DOC = Sql("SELECT doc FROM endpoint_doc WHERE id = :id")
 # The selector's plan (see Selector.plan): a few lookups per endpoint, not one per term.
-_LIST = Sql(
-    "SELECT e.id, d.doc FROM endpoint e JOIN host h ON h.id = e.host_id JOIN endpoint_doc d ON d.id = e.id "
+_MATCHING = (
     "WHERE (CAST(:host AS text) IS NULL OR h.name = :host) "
     "AND (CAST(:network AS text) IS NULL OR e.network = :network) "
     "AND (CAST(:state AS text) IS NULL OR e.state = :state) "
@@ -54,8 +53,14 @@ _LIST = Sql(
     "AND NOT :impossible AND e.labels @> CAST(:equal AS jsonb) AND e.labels ?& CAST(:present AS text[]) "
     "AND NOT e.labels ?| CAST(:absent AS text[]) AND NOT EXISTS (SELECT 1 FROM jsonb_each_text(e.labels) l "
     " WHERE (CAST(:not_equal AS jsonb) -> l.key) ? l.value) "
-    "AND (CAST(:after AS bigint) IS NULL OR e.id > :after) ORDER BY e.id LIMIT :limit"
 )
+_LIST = Sql(
+    "SELECT e.id, d.doc FROM endpoint e JOIN host h ON h.id = e.host_id JOIN endpoint_doc d ON d.id = e.id "
+    + _MATCHING
+    + "AND (CAST(:after AS bigint) IS NULL OR e.id > :after) AND e.id <> ALL (CAST(:exclude AS bigint[])) "
+    "ORDER BY e.id LIMIT :limit"
+)
+_MATCHING_IDS = Sql("SELECT e.id FROM endpoint e JOIN host h ON h.id = e.host_id " + _MATCHING)
 # The latest holding that started at or before :at; the caller checks it had not ended.
 _HOLDER_AT = Sql(
     "SELECT d.doc, a.held_from, a.held_until FROM (SELECT endpoint_id, held_from, held_until "
@@ -94,20 +99,34 @@ def get(conn: Connection, endpoint_id: int) -> EndpointRecord | None:
 
 
 def list_endpoints(
-    conn: Connection, filters: dict[str, str | None], selector: Selector, page: PageRequest
+    conn: Connection,
+    filters: dict[str, str | None],
+    selector: Selector,
+    page: PageRequest,
+    exclude: list[int] | None = None,
 ) -> list[tuple[int, EndpointRecord]]:
-    plan = selector.plan()
-    params = {
+    """A page (one row more than its size, when there is more) of the matching endpoints, but
+    those of `exclude`."""
+    params = {**_filter_params(filters, selector), "after": page.after, "limit": page.size + 1}
+    params["exclude"] = exclude or []
+    return [(row.id, endpoint_of(row.doc)) for row in run(conn, _LIST, params)]
+
+
+def matching_ids(conn: Connection, filters: dict[str, str | None], selector: Selector) -> set[int]:
+    """The ids of every endpoint `list_endpoints` would list with these filters (all pages)."""
+    return {int(row.id) for row in run(conn, _MATCHING_IDS, _filter_params(filters, selector))}
+
+
+def _filter_params(filters: dict[str, str | None], selector: Selector) -> dict[str, Any]:
+    plan = selector.plan()  # the selector's plan (see Selector.plan): a few lookups per endpoint
+    return {
         **filters,
         "impossible": plan.impossible,
         "equal": Jsonb(plan.equal),
         "present": plan.present,
         "absent": plan.absent,
         "not_equal": Jsonb(plan.not_equal),
-        "after": page.after,
-        "limit": page.size + 1,
     }
-    return [(row.id, endpoint_of(row.doc)) for row in run(conn, _LIST, params)]
 
 
 def holder_at(conn: Connection, space: str, address: str, at: datetime) -> AddressHolder | None:

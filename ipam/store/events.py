@@ -22,6 +22,7 @@ SEQUENCED_CHANNEL = "ipam_events"  # payload: the newest revision
 PENDING_CHANNEL = "ipam_event_pending"  # sent by ipam_record_events() at the writer's commit
 _PRUNE_LOCK = 0x1BA4E7  # advisory lock: one replica prunes at a time
 SEQUENCE_BATCH = 1000  # rows numbered per transaction
+ROW_EVENTS = 1000  # events in one row at most (ipam_record_events, migration 0007)
 
 _ANY_PENDING = Sql("SELECT EXISTS (SELECT 1 FROM event WHERE revision IS NULL)")
 _LOCK_HEAD = Sql("SELECT last_revision FROM event_sequencer WHERE id = 1 FOR UPDATE")
@@ -54,6 +55,27 @@ _AFTER = Sql(
     "WHERE b.revision >= (SELECT coalesce(max(revision), 0) FROM event WHERE revision <= :cursor + 1) "
     "AND b.revision + o.n - 1 > :cursor ORDER BY b.revision, o.n LIMIT :limit"
 )
+# Each endpoint changed after :cursor, with the kind of its first change after it: the numbered
+# events (in revision order), then those committed but not numbered yet (numbered later, in id order).
+_TOUCHED_AFTER = Sql(
+    "SELECT o.id, (array_agg(o.kind ORDER BY b.pending, b.revision, b.id, o.n))[1] AS first_kind "
+    "FROM (SELECT id, revision, endpoint_ids, kinds, false AS pending FROM event "
+    "  WHERE revision >= (SELECT coalesce(max(revision), 0) FROM event WHERE revision <= :cursor + 1) "
+    " UNION ALL SELECT id, revision, endpoint_ids, kinds, true FROM event WHERE revision IS NULL) b "
+    "CROSS JOIN LATERAL unnest(b.endpoint_ids, b.kinds) WITH ORDINALITY AS o(id, kind, n) "
+    "WHERE b.pending OR b.revision + o.n - 1 > :cursor GROUP BY o.id"
+)
+# The last event of each of :ids with a revision in (:lower, :upper], with the endpoint as it
+# left it (a row holds at most ROW_EVENTS events: rows from :lower - ROW_EVENTS + 2 on may hold some).
+_LAST_IN = Sql(
+    "SELECT DISTINCT ON (o.id) o.id, coalesce(o.doc, d.doc) AS doc FROM event b "
+    "CROSS JOIN LATERAL unnest(b.endpoint_ids, b.endpoints) WITH ORDINALITY AS o(id, doc, n) "
+    "LEFT JOIN endpoint_doc d ON o.doc IS NULL AND d.id = o.id "
+    "WHERE b.revision > :lower - :batch AND b.revision <= :upper AND b.endpoint_ids && CAST(:ids AS bigint[]) "
+    "AND o.id = ANY (CAST(:ids AS bigint[])) AND b.revision + o.n - 1 > :lower AND b.revision + o.n - 1 <= :upper "
+    "ORDER BY o.id, b.revision DESC, o.n DESC"
+)
+_REPEATABLE_READ = Sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
 _TRY_PRUNE_LOCK = Sql(f"SELECT pg_try_advisory_xact_lock({_PRUNE_LOCK})")
 # Only a prefix of the log goes (every revision up to pruned_through is gone, every later one kept).
 _PRUNE_EVENTS = Sql(
@@ -102,6 +124,25 @@ def bounds(conn: Connection) -> tuple[int, int]:
 def after(conn: Connection, cursor: int, limit: int) -> list[Any]:
     """Events with a revision greater than `cursor`, oldest first (revision, kind, at, endpoint doc)."""
     return list(run(conn, _AFTER, {"cursor": cursor, "limit": limit}))
+
+
+def snapshot(conn: Connection) -> None:
+    """Make the rest of this transaction read one snapshot (its first statement): the endpoints,
+    the log and its bounds as of one moment, pruned events included."""
+    run(conn, _REPEATABLE_READ)
+
+
+def touched_after(conn: Connection, cursor: int) -> dict[int, str]:
+    """Every endpoint with an event after revision `cursor`, numbered or not yet: the kind of
+    its first such event."""
+    return {int(row.id): row.first_kind for row in run(conn, _TOUCHED_AFTER, {"cursor": cursor})}
+
+
+def last_in(conn: Connection, ids: list[int], lower: int, upper: int) -> dict[int, Any]:
+    """For each of `ids` with an event in revisions (lower, upper]: the endpoint document its
+    last one there left."""
+    params = {"ids": ids, "lower": lower, "upper": upper, "batch": ROW_EVENTS}
+    return {int(row.id): row.doc for row in run(conn, _LAST_IN, params)}
 
 
 def prune(conn: Connection, cutoff: datetime, batch: int = 10000) -> int | None:

@@ -178,10 +178,18 @@ class LookupAddressResponse(_message.Message):
     def __init__(self, endpoint: _Optional[_Union[Endpoint, _Mapping]] = ..., held_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., held_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class WatchEndpointsRequest(_message.Message):
-    __slots__ = ("since_revision",)
+    __slots__ = ("since_revision", "host", "network", "pool", "label_selector")
     SINCE_REVISION_FIELD_NUMBER: _ClassVar[int]
+    HOST_FIELD_NUMBER: _ClassVar[int]
+    NETWORK_FIELD_NUMBER: _ClassVar[int]
+    POOL_FIELD_NUMBER: _ClassVar[int]
+    LABEL_SELECTOR_FIELD_NUMBER: _ClassVar[int]
     since_revision: int
-    def __init__(self, since_revision: _Optional[int] = ...) -> None: ...
+    host: str
+    network: str
+    pool: str
+    label_selector: str
+    def __init__(self, since_revision: _Optional[int] = ..., host: _Optional[str] = ..., network: _Optional[str] = ..., pool: _Optional[str] = ..., label_selector: _Optional[str] = ...) -> None: ...
 
 class EndpointEvent(_message.Message):
     __slots__ = ("revision", "type", "endpoint", "time")
