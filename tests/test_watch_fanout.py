@@ -12,21 +12,24 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from registry_checks import head_revision
 
-from ipam_client import AddressSpec, IpamClient
+from ipam_client import AddressSpec, IpamClient, registry_pb
 
 STREAMS_SCRIPT = Path(__file__).with_name("watch_streams.py")
 WAIT_SECONDS = 180.0  # a bound against hanging, not a measurement
 
 
 @contextmanager
-def streams(address: str, since: int, until: int, count: int) -> Iterator[Callable[[], list[list[int]]]]:
+def streams(
+    address: str, since: int, until: int, count: int, selector: str = ""
+) -> Iterator[Callable[[], list[list[Any]]]]:
     """`count` open streams from `since` (the block makes the changes); yields a function that
-    waits for each to reach `until` and returns the revisions each got."""
+    waits for each to reach revision `until` and returns what each got: [revision, type, owner]."""
     process = subprocess.Popen(
-        [sys.executable, str(STREAMS_SCRIPT), address, str(since), str(until), str(count)],
+        [sys.executable, str(STREAMS_SCRIPT), address, str(since), str(until), str(count), selector],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -34,11 +37,11 @@ def streams(address: str, since: int, until: int, count: int) -> Iterator[Callab
         assert process.stdout is not None
         assert process.stdout.readline().strip() == "open", "the streams did not open"
 
-        def result() -> list[list[int]]:
+        def result() -> list[list[Any]]:
             out, _ = process.communicate(timeout=WAIT_SECONDS)
             assert process.returncode == 0, out
-            revisions: list[list[int]] = json.loads(out)
-            return revisions
+            events: list[list[Any]] = json.loads(out)
+            return events
 
         yield result
     finally:
@@ -55,7 +58,7 @@ def test_every_stream_of_thousands_gets_every_event_once_in_order(client: IpamCl
         for n in range(changes):
             client.allocate("h1", f"c{n}", "eth0", [AddressSpec(pool="p")])
             client.release_owner(f"c{n}", "eth0")
-        seen = result()
+        seen = [[revision for revision, _, _ in events] for events in result()]
     assert len(seen) == 1500  # none refused
     expected = list(range(start + 1, start + 2 * changes + 1))
     wrong = [revisions for revisions in seen if revisions != expected]
@@ -72,5 +75,41 @@ def test_streams_behind_the_window_read_the_log_then_join_the_live_events(client
     with streams(server, 0, until, 200) as result:
         for n in range(20):
             client.allocate("h1", f"new{n}", "eth0", [AddressSpec(pool="p")])
-        seen = result()
+        seen = [[revision for revision, _, _ in events] for events in result()]
     assert seen == [list(range(1, until + 1))] * 200
+
+
+def test_filtered_streams_each_see_the_selectors_changes_once(client: IpamClient, server: str) -> None:
+    """500 streams with a label selector, endpoints entering and leaving it: every stream gets
+    the same added / updated / removed sequence, and nothing about endpoints it never matched."""
+    client.register_host("h1")
+    for n in range(10):
+        client.register_endpoint("h1", f"e{n}", "eth0", labels={"app": "web" if n % 2 else "db"})
+    start = head_revision(client)
+    with streams(server, start, start + 31, 500, "app=web") as result:
+        for round_ in range(3):  # 30 label changes: e0, e2, ... enter; e1, e3, ... leave; then back
+            for n in range(10):
+                web = (n + round_) % 2 == 0
+                client.update_endpoint_labels(f"e{n}", "eth0", {"app": "web" if web else "db", "round": str(round_)})
+        client.register_endpoint("h1", "last", "eth0", labels={"app": "web"})  # revision start + 31
+        seen = result()
+    added, updated, removed = (
+        registry_pb.ENDPOINT_EVENT_TYPE_ADDED,
+        registry_pb.ENDPOINT_EVENT_TYPE_UPDATED,
+        registry_pb.ENDPOINT_EVENT_TYPE_REMOVED,
+    )
+    expected: list[list[Any]] = []
+    matching = {f"e{n}" for n in range(10) if n % 2}
+    revision = start
+    for round_ in range(3):
+        for n in range(10):
+            revision += 1
+            owner, web = f"e{n}", (n + round_) % 2 == 0
+            if web:
+                expected.append([revision, updated if owner in matching else added, owner])
+                matching.add(owner)
+            elif owner in matching:
+                expected.append([revision, removed, owner])
+                matching.discard(owner)
+    expected.append([start + 31, added, "last"])
+    assert seen == [expected] * 500
