@@ -13,6 +13,10 @@ C=32, and allocation ran at a seventh of the no-op call rate. Now the server tha
 events wakes its own sequencer after the commit (ipam.store.tx.commit_observers), whose NOTIFY
 of the numbered revisions (one per batch of commits) wakes the watchers of every replica; the
 servers' half-second poll numbers events written by any other process.
+
+A lease statement that changed no lease (no released slot to reuse, every slot taken meanwhile)
+still fires its statement-level trigger: `ipam_registry_apply` now returns at once when no lease
+was gained or lost, instead of running the registry's statements on empty sets.
 """
 
 from collections.abc import Sequence
@@ -39,10 +43,22 @@ BEGIN
 $$;
 """
 
+_APPLY = r"""
+CREATE OR REPLACE FUNCTION ipam_registry_apply(gained lease[], lost lease[]) RETURNS void
+LANGUAGE plpgsql SET jit = off AS $$
+BEGIN
+{check}  PERFORM ipam_registry_change(gained, ARRAY(SELECT l.id FROM unnest(lost) l), now());
+END
+$$;
+"""
+_NOTHING_CHANGED = "  IF cardinality(gained) = 0 AND cardinality(lost) = 0 THEN\n    RETURN;\n  END IF;\n"
+
 
 def upgrade() -> None:
     op.execute(_RECORD_EVENTS.format(notify=""))
+    op.execute(_APPLY.format(check=_NOTHING_CHANGED))
 
 
 def downgrade() -> None:
+    op.execute(_APPLY.format(check=""))
     op.execute(_RECORD_EVENTS.format(notify="  PERFORM pg_notify('ipam_event_pending', '');\n"))
