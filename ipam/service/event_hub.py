@@ -1,8 +1,11 @@
 """One per server process: numbers committed events, follows the event log, and feeds watchers.
 
-A background thread LISTENs on a connection of its own. When a writer commits events (NOTIFY
-from the lease triggers) it runs the sequencer (ipam.store.events.sequence; any replica may, they
-take turns on a row lock); when any replica has numbered events (NOTIFY with the new revision)
+When a transaction of this process that wrote events commits (ipam.store.tx.commit_observers),
+a background thread runs the sequencer (ipam.store.events.sequence; any replica may, they take
+turns on a row lock); commits that arrive while it runs are numbered by its next run. Writers do
+not NOTIFY (that would make all their commits take turns, see migration 0010): events written by
+another process are numbered by a short poll. Another background thread LISTENs on a connection
+of its own: when any replica has numbered events (NOTIFY with the new revision)
 it reads them from the database once and keeps the most recent ones for its watchers. A short
 poll covers notifications lost while reconnecting. Watchers thus always get what the DATABASE
 holds, in revision order; one further behind than the kept window reads the database itself.
@@ -95,8 +98,12 @@ class EventHub:
         self._next_prune = time.monotonic()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="event-hub", daemon=True)
+        self._committed = threading.Event()  # this process committed events not numbered yet
+        self._sequencer = threading.Thread(target=self._sequence_committed, name="event-sequencer", daemon=True)
 
     def start(self) -> None:
+        tx.commit_observers.append(self._committed.set)
+        self._sequencer.start()
         self._thread.start()
 
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -105,7 +112,11 @@ class EventHub:
 
     def stop(self) -> None:
         self._stopping.set()
+        if self._committed.set in tx.commit_observers:
+            tx.commit_observers.remove(self._committed.set)
+        self._committed.set()
         self._wake_watchers()
+        self._sequencer.join(timeout=10)
         self._thread.join(timeout=10)
 
     @property
@@ -185,6 +196,19 @@ class EventHub:
     def _run(self) -> None:
         channels = [event_store.PENDING_CHANNEL, event_store.SEQUENCED_CHANNEL]
         run_woken(self.engine, channels, self._stopping, self._step, self._poll, "event hub")
+
+    def _sequence_committed(self) -> None:
+        """Number what this process's writers committed, soon after each commit."""
+        while True:
+            self._committed.wait()
+            if self._stopping.is_set():
+                return
+            self._committed.clear()
+            try:
+                self._sequence()
+            except Exception as exc:  # the poll numbers them once the database is back
+                log.warning("event sequencer: %s", str(exc).strip().splitlines()[0] if str(exc) else exc)
+                self._stopping.wait(1.0)
 
     def _step(self) -> None:
         self._sequence()

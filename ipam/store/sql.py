@@ -5,6 +5,11 @@ straight to the psycopg cursor of that transaction, which costs about half the C
 `Connection.execute(text(...))` (measured: ~55 us against ~140 us per statement), and the
 allocation path runs several statements per request. Errors are re-raised as SQLAlchemy's, and
 a broken connection is invalidated, so ipam.store.tx and the pool see failures the usual way.
+
+A statement that may write endpoint events (it changes leases, whose triggers log them, or logs
+them itself) marks its transaction: ipam.store.tx tells its commit observers (the event hub's
+sequencer) once that transaction committed. PostgreSQL's NOTIFY would do the same from inside
+the transaction, but it makes the commits of all writers take turns (migration 0010).
 """
 
 from __future__ import annotations
@@ -19,15 +24,25 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
 _PARAMETER = re.compile(r"(?<![:\w]):(\w+)")
+# Changes to these tables reach `lease` (directly, or by ON DELETE CASCADE) or `endpoint`, whose
+# changes are logged as events; or the statement logs events itself.
+_WRITES_EVENTS = re.compile(
+    r"\b(?:(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+(?:lease|endpoint)"
+    r"|DELETE\s+FROM\s+(?:host_subnet|pool|host|address_space)|ipam_record_events|ipam_registry_change)\b",
+    re.IGNORECASE,
+)
+# conn.info key: set while the transaction has run a statement that may have written events.
+WROTE_EVENTS = "ipam_wrote_events"
 
 
 class Sql:
     """A statement written with `:name` parameters, kept in psycopg's `%(name)s` style."""
 
-    __slots__ = ("text",)
+    __slots__ = ("text", "writes_events")
 
     def __init__(self, statement: str) -> None:
         self.text = _PARAMETER.sub(r"%(\1)s", statement.replace("%", "%%"))
+        self.writes_events = _WRITES_EVENTS.search(statement) is not None
 
 
 class Result:
@@ -63,6 +78,8 @@ class Result:
 def run(conn: Connection, statement: Sql, params: Mapping[str, Any] | None = None) -> Result:
     raw = conn.connection.dbapi_connection
     assert isinstance(raw, psycopg.Connection)
+    if statement.writes_events:
+        conn.info[WROTE_EVENTS] = True
     try:
         with raw.cursor(row_factory=namedtuple_row) as cursor:
             cursor.execute(statement.text, params)

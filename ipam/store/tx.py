@@ -30,6 +30,7 @@ from sqlalchemy.pool import QueuePool
 from ipam.domain.errors import Cancelled, DeadlineExceeded, Interrupted, InvalidArgument, Overloaded, Unavailable
 from ipam.store import call as calls
 from ipam.store.engine import POSTMASTER_START, STATEMENT_TIMEOUT
+from ipam.store.sql import WROTE_EVENTS
 
 T = TypeVar("T")
 
@@ -39,6 +40,9 @@ QUERY_CANCELED, ADMIN_SHUTDOWN = "57014", "57P01"
 MAX_ATTEMPTS = 8
 # Told of every database error run() sees, retried or not (the server's metrics count them).
 error_observers: list[Callable[[DBAPIError], None]] = []
+# Told after a transaction that may have written endpoint events committed (see ipam.store.sql):
+# the event hub wakes its sequencer. Called on the committing thread: must not block.
+commit_observers: list[Callable[[], None]] = []
 
 
 def sqlstate(exc: DBAPIError) -> str | None:
@@ -85,8 +89,14 @@ def run(
                         "(pg_terminate_backend); it is not run again"
                     )
                 limit = conn.info.get(STATEMENT_TIMEOUT) or None
+                conn.info.pop(WROTE_EVENTS, None)  # left over from a rolled-back transaction
                 with nullcontext() if call is None else call.running(conn.connection.driver_connection):
-                    return work(conn)
+                    result = work(conn)
+                wrote_events = conn.info.pop(WROTE_EVENTS, False)
+            if wrote_events:  # committed
+                for observer in commit_observers:
+                    observer()
+            return result
         except PoolTimeout:
             raise _overloaded(engine) from None
         except IntegrityError as exc:
