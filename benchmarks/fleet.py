@@ -9,7 +9,9 @@ public schema is dropped) and a fresh `ipam serve`, unless --target names a runn
 Then a space and a pool are created and the simulated hosts start, spread over --ramp seconds:
 each registers (RegisterHost), heartbeats every --heartbeat seconds ±20% and holds one
 WatchEndpoints stream, as ipam-agent does (benchmarks/fleet_load.py). --idle-watchers more
-streams are opened over the ramp, --streams-per-channel per connection. After the ramp, for
+streams are opened over the ramp, --streams-per-channel per connection; each watches with a
+label selector that none of the churn matches (open and quiet: the server still considers every
+batch for each of them). After the ramp, for
 --seconds, one process allocates --churn addresses per second (a new owner on a random one of
 its hosts that has registered, released 2-8 s later) and --sample-watchers of the host streams time each event.
 The simulated hosts run in --processes processes (grpc.aio, one event loop each).

@@ -31,6 +31,9 @@ from ipam_client import pb as ipam_pb
 from ipam_client._pb.ipam.v1 import ipam_pb2_grpc
 
 WATCH_METHOD = "/ipam.v1.EndpointService/WatchEndpoints"
+# What an idle stream watches: endpoints with a label none of the churn has, so the stream is
+# open and quiet (a policy agent following a selector that matches nothing yet).
+IDLE_SELECTOR = "fleet-role=idle"
 CALL_TIMEOUT = 10.0  # seconds, every unary call
 HEARTBEAT_JITTER = 0.2  # as ipam_agent.heartbeat
 TTL_HEARTBEATS = 3  # as ipam_agent.options: the TTL the agent registers with, in intervals
@@ -70,7 +73,7 @@ class StreamCounts:
     opened: int = 0
     refused: int = 0  # ended with RESOURCE_EXHAUSTED
     failed: int = 0  # ended otherwise before the end of the run
-    silent: int = 0  # still open at the end, never a message
+    silent: int = 0  # still open at the end, the server's headers never came
 
     @property
     def accepted(self) -> int:
@@ -102,6 +105,7 @@ class Outcome:
 class _Stream:
     def __init__(self, sample: bool) -> None:
         self.messages = 0
+        self.accepted = False  # the server sent the stream's headers
         self.open = False
         self.opened_at = 0.0
         self.arrivals: dict[str, float] | None = {} if sample else None  # owner_id -> ADDED arrival
@@ -146,7 +150,7 @@ class Load:
                 idle_channel = self.channel()
             assert idle_channel is not None
             at = self.start + plan.ramp * k / plan.idle_watchers
-            self.spawn(self.watch(idle_channel, at, _Stream(False), self.outcome.idle_streams))
+            self.spawn(self.watch(idle_channel, at, _Stream(False), self.outcome.idle_streams, IDLE_SELECTOR))
         if plan.churn:
             self.spawn(self.churn())
         self.spawn(self.lag_monitor())
@@ -157,7 +161,7 @@ class Load:
         await asyncio.sleep(DELIVERY_GRACE if plan.churn else 0)
         self.stopping = True
         for stream, counts in self.streams:
-            if stream.open and not stream.messages:
+            if stream.open and not stream.accepted:
                 counts.silent += 1
         self.deliveries()
         for task in list(self.tasks):
@@ -224,7 +228,9 @@ class Load:
         self.outcome.failures[key] += 1
         self.outcome.details.setdefault(key, details or "")
 
-    async def watch(self, channel: grpc.aio.Channel, at: float, stream: _Stream, counts: StreamCounts) -> None:
+    async def watch(
+        self, channel: grpc.aio.Channel, at: float, stream: _Stream, counts: StreamCounts, selector: str = ""
+    ) -> None:
         await _sleep_until(at)
         method = channel.unary_stream(
             WATCH_METHOD,
@@ -235,9 +241,11 @@ class Load:
         stream.open = True
         stream.opened_at = time.monotonic()
         self.streams.append((stream, counts))
-        call = method(registry_pb.WatchEndpointsRequest())
+        call = method(registry_pb.WatchEndpointsRequest(label_selector=selector))
         added = registry_pb.ENDPOINT_EVENT_TYPE_ADDED
         try:
+            await call.initial_metadata()
+            stream.accepted = True
             async for raw in call:
                 stream.messages += 1
                 if stream.arrivals is not None:

@@ -83,7 +83,7 @@ class EndpointServicer(rrpc.EndpointServiceServicer):
         )
         cursor = await asyncio.to_thread(registry.watch_cursor, self.engine, since)
         view = await asyncio.to_thread(watch_filter.open_view, self.engine, filters, cursor)
-        with self.hub.watching():
+        with self.hub.watching(view) as subscription:
             # Headers now, not with the first event: the caller knows at once that this replica
             # took the stream (a refusal is a status instead).
             await cast(Any, context).send_initial_metadata(())
@@ -92,21 +92,22 @@ class EndpointServicer(rrpc.EndpointServiceServicer):
                 if chunk is None:  # behind the hub's window: read the database, off the loop
                     chunk = await asyncio.to_thread(self.hub.read_chunk_after, cursor)
                 if not chunk.events:
-                    await self.hub.wait_after(cursor)
+                    await self.hub.wait(subscription)
                     continue
                 cursor = chunk.last  # past every event, shown or not
-                payload = chunk.payload if view is None else _seen_through(view, chunk)
+                payload = chunk.payload if view is None else self._seen_through(view, chunk)
                 if payload:
                     yield payload
             raise Unavailable(f"the server is stopping; watch again (on any server) from revision {cursor}")
 
-
-def _seen_through(view: watch_filter.WatchView, chunk: Chunk) -> bytes:
-    """The chunk as a filtered stream sees it: the shared rendering of each event it shows as
-    is, a rendering of its own where the view turns an update into an addition or a removal."""
-    parts = []
-    for event, rendered in zip(chunk.events, chunk.rendered, strict=True):
-        shown = view.translate(event)
-        if shown is not None:
-            parts.append(rendered if shown is event else convert.framed_event(shown))
-    return b"".join(parts)
+    def _seen_through(self, view: watch_filter.WatchView, chunk: Chunk) -> bytes:
+        """The chunk as a filtered stream sees it: the shared rendering of each event it shows as
+        is, a rendering of its own where the view turns an update into an addition or a removal."""
+        if view.unchanged_by(chunk.endpoint_ids, self.hub.matches.any_match(view, chunk.events)):
+            return b""
+        parts = []
+        for event, rendered in zip(chunk.events, chunk.rendered, strict=True):
+            shown = view.translate(event)
+            if shown is not None:
+                parts.append(rendered if shown is event else convert.framed_event(shown))
+        return b"".join(parts)

@@ -22,16 +22,18 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Engine
 
 from ipam.domain.errors import OutOfRange, ResourceExhausted
 from ipam.domain.records import EndpointEvent
+from ipam.service.watch_filter import BatchMatches, WatchView
 from ipam.store import events as event_store
 from ipam.store import tx
 from ipam.store.endpoints import endpoint_of
@@ -45,12 +47,23 @@ PRUNE_EVERY_SECONDS = 60.0
 READ_BATCH = 1000
 # Stream messages a second the hub aims to stay under (see EventHub._fan_out_window), and the
 # bounds of the wait between batches: what it adds to an event's delivery time.
-FAN_OUT_MESSAGES_PER_SECOND = 4000
+FAN_OUT_MESSAGES_PER_SECOND = 2000
 MIN_FAN_OUT_WINDOW = 0.02
-MAX_FAN_OUT_WINDOW = 0.5
+MAX_FAN_OUT_WINDOW = 1.0
+# A filtered stream no batch concerned is still woken this often, to move its cursor on.
+FULL_WAKE_SECONDS = 10.0
 
 # One event as a watch stream sends it (the server's wire encoding; opaque here).
 Render = Callable[[EndpointEvent], bytes]
+
+
+class Subscription:
+    """One watch stream's place in the hub: woken (on the event loop) by the batches that may
+    concern it."""
+
+    def __init__(self, view: WatchView | None) -> None:
+        self.view = view
+        self.woken = asyncio.Event()
 
 
 @dataclass(frozen=True)
@@ -64,6 +77,10 @@ class Chunk:
     @property
     def last(self) -> int:
         return self.events[-1].revision
+
+    @cached_property
+    def endpoint_ids(self) -> frozenset[int]:
+        return frozenset(event.endpoint.id for event in self.events)
 
 
 class EventHub:
@@ -91,7 +108,11 @@ class EventHub:
         self._rendered: list[bytes] = []  # render() of each of _recent
         self._newest: Chunk | None = None  # the last batch read: what an up-to-date stream sends
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._woken = asyncio.Event()  # replaced by a new one each time it is set (on the loop)
+        # The streams' subscriptions by filters (None: unfiltered), used on the event loop only.
+        self._subscriptions: dict[Hashable, set[Subscription]] = {}
+        self._broadcast = 0  # unfiltered streams: each batch is a message on each of them
+        self._next_full_wake = 0.0
+        self.matches = BatchMatches()  # on the event loop only
         self._published_at = 0.0  # time.monotonic() of the last batch
         self._head: int | None = None  # newest revision read from the database
         self._watchers = 0
@@ -126,17 +147,29 @@ class EventHub:
     # -- for watchers -----------------------------------------------------------------------
 
     @contextmanager
-    def watching(self) -> Iterator[None]:
-        """Count a watcher in for the block (RESOURCE_EXHAUSTED past max_watchers)."""
+    def watching(self, view: WatchView | None = None) -> Iterator[Subscription]:
+        """A stream's subscription for the block (RESOURCE_EXHAUSTED past max_watchers), on the
+        event loop. A filtered stream (`view`) is woken only by batches that may concern it."""
+        subscription = Subscription(view)
+        group = None if view is None else view.key
         with self._lock:
             if self._watchers >= self.max_watchers:
                 raise ResourceExhausted(f"this server already serves {self.max_watchers} watch streams; try another")
             self._watchers += 1
+            if view is None:
+                self._broadcast += 1
+        self._subscriptions.setdefault(group, set()).add(subscription)
         try:
-            yield
+            yield subscription
         finally:
+            members = self._subscriptions[group]
+            members.discard(subscription)
+            if not members:
+                del self._subscriptions[group]
             with self._lock:
                 self._watchers -= 1
+                if view is None:
+                    self._broadcast -= 1
 
     def events_after(self, cursor: int, limit: int = READ_BATCH) -> list[EndpointEvent]:
         """Up to `limit` events after revision `cursor`, in order and with no gap."""
@@ -177,10 +210,11 @@ class EventHub:
         rendered = [self.render(event) for event in events]
         return Chunk(events, rendered, b"".join(rendered))
 
-    async def wait_after(self, cursor: int) -> None:
-        """Return once an event after `cursor` is known or the hub stops (on the event loop)."""
-        while not self._stopping.is_set() and (self._head is None or self._head <= cursor):
-            await self._woken.wait()
+    async def wait(self, subscription: Subscription) -> None:
+        """Return once a batch that may concern the subscription has come (or the hub stops)."""
+        if not self._stopping.is_set():
+            await subscription.woken.wait()
+        subscription.woken.clear()
 
     def _wake_watchers(self) -> None:
         if self._loop is not None and not self._loop.is_closed():
@@ -188,8 +222,23 @@ class EventHub:
                 self._loop.call_soon_threadsafe(self._set_woken)
 
     def _set_woken(self) -> None:
-        woken, self._woken = self._woken, asyncio.Event()
-        woken.set()
+        """Wake the streams the newest batch may concern (on the event loop). A filtered stream is
+        left asleep when no event of the batch matches its filters and none is of an endpoint it
+        shows; every FULL_WAKE_SECONDS all are woken, so that each moves its cursor on."""
+        newest = self._newest
+        everyone = self._stopping.is_set() or newest is None or time.monotonic() >= self._next_full_wake
+        if everyone:
+            self._next_full_wake = time.monotonic() + FULL_WAKE_SECONDS
+        for group, members in self._subscriptions.items():
+            if group is None or everyone or self.matches.any_match(next(iter(members)).view, newest.events):  # type: ignore[arg-type, union-attr]
+                for subscription in members:
+                    subscription.woken.set()
+                continue
+            ids = newest.endpoint_ids  # type: ignore[union-attr]
+            for subscription in members:
+                shown = subscription.view.matching  # type: ignore[union-attr]
+                if shown and not shown.isdisjoint(ids):
+                    subscription.woken.set()
 
     # -- the background thread --------------------------------------------------------------
 
@@ -222,7 +271,7 @@ class EventHub:
         """How long after one batch the next may go out. Every batch is a message on every
         stream, and the server sends only so many messages a second: with more streams, batches
         come less often (and are bigger), up to MAX_FAN_OUT_WINDOW apart."""
-        return min(MAX_FAN_OUT_WINDOW, max(MIN_FAN_OUT_WINDOW, self._watchers / FAN_OUT_MESSAGES_PER_SECOND))
+        return min(MAX_FAN_OUT_WINDOW, max(MIN_FAN_OUT_WINDOW, self._broadcast / FAN_OUT_MESSAGES_PER_SECOND))
 
     def _sequence(self) -> None:
         while True:

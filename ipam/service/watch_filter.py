@@ -29,6 +29,7 @@ revision repeat nothing.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Hashable, Sequence, Set
 
 from sqlalchemy import Connection, Engine
 
@@ -46,9 +47,16 @@ class WatchView:
     """What one filtered watch stream sees. Holds the ids of the endpoints that match now (as
     of the last event translated)."""
 
-    def __init__(self, matcher: Matcher, matching: set[int]) -> None:
+    def __init__(self, matcher: Matcher, matching: set[int], key: Hashable = None) -> None:
         self.matcher = matcher
         self.matching = matching
+        self.key = key  # the same for every stream with the same filters
+
+    def unchanged_by(self, endpoint_ids: Set[int], any_match: bool) -> bool:
+        """Whether a batch of events of `endpoint_ids`, none of which matches the filters unless
+        `any_match`, shows nothing here: then the stream need not look at its events one by one
+        (thousands of quiet streams cost one set test each per batch)."""
+        return not any_match and self.matching.isdisjoint(endpoint_ids)
 
     def translate(self, event: EndpointEvent) -> EndpointEvent | None:
         """The event as this stream sees it, or None when it is not for this stream."""
@@ -97,4 +105,24 @@ def open_view(engine: Engine, filters: EndpointFilters, cursor: int) -> WatchVie
         matching |= touched.keys() - states.keys()  # cannot be told: taken as matching (see above)
         return matching | {i for i, state in states.items() if state is not None and matcher.matches(state)}
 
-    return WatchView(matcher, tx.run(engine, work))
+    key = (filters.host, filters.network, filters.pool, filters.label_selector)
+    return WatchView(matcher, tx.run(engine, work), key)
+
+
+class BatchMatches:
+    """Whether any event of a batch matches a view's filters, worked out once per batch and set
+    of filters, for every stream that has them."""
+
+    def __init__(self, keep: int = 4096) -> None:
+        self._keep = keep
+        self._found: dict[tuple[Hashable, int, int], bool] = {}
+
+    def any_match(self, view: WatchView, events: Sequence[EndpointEvent]) -> bool:
+        key = (view.key, events[0].revision, events[-1].revision)
+        found = self._found.get(key)
+        if found is None:
+            found = any(view.matcher.matches(event.endpoint) for event in events)
+            self._found[key] = found
+            if len(self._found) > self._keep:
+                del self._found[next(iter(self._found))]
+        return found
