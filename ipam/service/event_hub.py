@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable, Hashable, Iterator, Sequence
@@ -64,6 +65,8 @@ class Subscription:
     def __init__(self, view: WatchView | None) -> None:
         self.view = view
         self.woken = asyncio.Event()
+        # When a filtered stream is woken even if no batch concerns it (spread, not all at once).
+        self.due = time.monotonic() + random.uniform(0, FULL_WAKE_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -111,7 +114,6 @@ class EventHub:
         # The streams' subscriptions by filters (None: unfiltered), used on the event loop only.
         self._subscriptions: dict[Hashable, set[Subscription]] = {}
         self._broadcast = 0  # unfiltered streams: each batch is a message on each of them
-        self._next_full_wake = 0.0
         self.matches = BatchMatches()  # on the event loop only
         self._published_at = 0.0  # time.monotonic() of the last batch
         self._head: int | None = None  # newest revision read from the database
@@ -224,20 +226,25 @@ class EventHub:
     def _set_woken(self) -> None:
         """Wake the streams the newest batch may concern (on the event loop). A filtered stream is
         left asleep when no event of the batch matches its filters and none is of an endpoint it
-        shows; every FULL_WAKE_SECONDS all are woken, so that each moves its cursor on."""
+        shows, but woken at least every FULL_WAKE_SECONDS (each at its own time, not all at
+        once), so that it moves its cursor on."""
         newest = self._newest
-        everyone = self._stopping.is_set() or newest is None or time.monotonic() >= self._next_full_wake
-        if everyone:
-            self._next_full_wake = time.monotonic() + FULL_WAKE_SECONDS
+        now = time.monotonic()
         for group, members in self._subscriptions.items():
-            if group is None or everyone or self.matches.any_match(next(iter(members)).view, newest.events):  # type: ignore[arg-type, union-attr]
+            if (
+                group is None
+                or newest is None
+                or self._stopping.is_set()
+                or self.matches.any_match(next(iter(members)).view, newest.events)  # type: ignore[arg-type]
+            ):
                 for subscription in members:
                     subscription.woken.set()
                 continue
-            ids = newest.endpoint_ids  # type: ignore[union-attr]
+            ids = newest.endpoint_ids
             for subscription in members:
                 shown = subscription.view.matching  # type: ignore[union-attr]
-                if shown and not shown.isdisjoint(ids):
+                if (shown and not shown.isdisjoint(ids)) or now >= subscription.due:
+                    subscription.due = now + FULL_WAKE_SECONDS
                     subscription.woken.set()
 
     # -- the background thread --------------------------------------------------------------
