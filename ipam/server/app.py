@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import sys
 import threading
@@ -65,6 +66,7 @@ WORKERS = 32
 MAX_WATCHERS = 20000
 GRACE_SECONDS = 10.0
 SWITCH_INTERVAL_SECONDS = 0.0005
+FREEZE_SECONDS = 10.0
 GRPC_OPTIONS = [
     ("grpc.so_reuseport", 0),
     # Calls that arrived but that the event loop has not picked up yet: past grpc's default of
@@ -233,6 +235,18 @@ def create_server(
     return RunningServer(server, loop, workers, hub, catch_up, health_servicer), port
 
 
+def freeze_long_lived_objects() -> None:
+    """Every FREEZE_SECONDS, exempt the objects alive by then from the garbage collector's full
+    collections (gc.freeze). Thousands of watch streams are long-lived objects: scanning them
+    all in each full collection stopped the server for 0.2-1 s at a time (10,000 streams).
+    Objects that die later are still freed (by reference counting); only reference cycles among
+    frozen objects stay, and a replica makes few."""
+    gc.freeze()
+    timer = threading.Timer(FREEZE_SECONDS, freeze_long_lived_objects)
+    timer.daemon = True
+    timer.start()
+
+
 def serve(
     database_url: str,
     listen: str,
@@ -250,6 +264,7 @@ def serve(
     # event loop thread runs: with the default 5 ms slices, a transaction of a few statements
     # holds its pooled connection tens of milliseconds longer than its work takes.
     sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
+    freeze_long_lived_objects()
     engine = make_engine(database_url, pool_size=options.db_pool_size, statement_timeout=options.statement_timeout)
     metrics = Metrics.of(engine) if options.metrics_listen else None
     try:

@@ -83,22 +83,24 @@ class EndpointServicer(rrpc.EndpointServiceServicer):
         )
         cursor = await asyncio.to_thread(registry.watch_cursor, self.engine, since)
         view = await asyncio.to_thread(watch_filter.open_view, self.engine, filters, cursor)
-        with self.hub.watching(view) as subscription:
+        with self.hub.watching(cursor, view) as subscription:
             # Headers now, not with the first event: the caller knows at once that this replica
             # took the stream (a refusal is a status instead).
             await cast(Any, context).send_initial_metadata(())
             while not self.hub.stopping:
-                chunk = self.hub.chunk_after(cursor)
+                chunk = self.hub.chunk_after(subscription.cursor)
                 if chunk is None:  # behind the hub's window: read the database, off the loop
-                    chunk = await asyncio.to_thread(self.hub.read_chunk_after, cursor)
+                    chunk = await asyncio.to_thread(self.hub.read_chunk_after, subscription.cursor)
                 if not chunk.events:
                     await self.hub.wait(subscription)
                     continue
-                cursor = chunk.last  # past every event, shown or not
+                subscription.cursor = chunk.last  # past every event, shown or not
                 payload = chunk.payload if view is None else self._seen_through(view, chunk)
                 if payload:
                     yield payload
-            raise Unavailable(f"the server is stopping; watch again (on any server) from revision {cursor}")
+            raise Unavailable(
+                f"the server is stopping; watch again (on any server) from revision {subscription.cursor}"
+            )
 
     def _seen_through(self, view: watch_filter.WatchView, chunk: Chunk) -> bytes:
         """The chunk as a filtered stream sees it: the shared rendering of each event it shows as

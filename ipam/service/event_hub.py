@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable, Hashable, Iterator, Sequence
@@ -51,8 +50,8 @@ READ_BATCH = 1000
 FAN_OUT_MESSAGES_PER_SECOND = 2000
 MIN_FAN_OUT_WINDOW = 0.02
 MAX_FAN_OUT_WINDOW = 1.0
-# A filtered stream no batch concerned is still woken this often, to move its cursor on.
-FULL_WAKE_SECONDS = 10.0
+# A quiet filtered stream costs a batch about a tenth of what a message on a stream does.
+FILTERED_STREAM_COST = 10
 
 # One event as a watch stream sends it (the server's wire encoding; opaque here).
 Render = Callable[[EndpointEvent], bytes]
@@ -62,11 +61,10 @@ class Subscription:
     """One watch stream's place in the hub: woken (on the event loop) by the batches that may
     concern it."""
 
-    def __init__(self, view: WatchView | None) -> None:
+    def __init__(self, view: WatchView | None, cursor: int) -> None:
         self.view = view
+        self.cursor = cursor  # the revision the stream has sent (or skipped) everything up to
         self.woken = asyncio.Event()
-        # When a filtered stream is woken even if no batch concerns it (spread, not all at once).
-        self.due = time.monotonic() + random.uniform(0, FULL_WAKE_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -149,10 +147,11 @@ class EventHub:
     # -- for watchers -----------------------------------------------------------------------
 
     @contextmanager
-    def watching(self, view: WatchView | None = None) -> Iterator[Subscription]:
+    def watching(self, cursor: int, view: WatchView | None = None) -> Iterator[Subscription]:
         """A stream's subscription for the block (RESOURCE_EXHAUSTED past max_watchers), on the
-        event loop. A filtered stream (`view`) is woken only by batches that may concern it."""
-        subscription = Subscription(view)
+        event loop, from revision `cursor` on. A filtered stream (`view`) is woken only by the
+        batches that may concern it."""
+        subscription = Subscription(view, cursor)
         group = None if view is None else view.key
         with self._lock:
             if self._watchers >= self.max_watchers:
@@ -224,12 +223,10 @@ class EventHub:
                 self._loop.call_soon_threadsafe(self._set_woken)
 
     def _set_woken(self) -> None:
-        """Wake the streams the newest batch may concern (on the event loop). A filtered stream is
-        left asleep when no event of the batch matches its filters and none is of an endpoint it
-        shows, but woken at least every FULL_WAKE_SECONDS (each at its own time, not all at
-        once), so that it moves its cursor on."""
+        """Wake the streams the newest batch may concern (on the event loop). A filtered stream
+        that is up to date and that no event of the batch concerns (none matches its filters,
+        none is of an endpoint it shows) is moved past the batch instead, asleep."""
         newest = self._newest
-        now = time.monotonic()
         for group, members in self._subscriptions.items():
             if (
                 group is None
@@ -240,11 +237,12 @@ class EventHub:
                 for subscription in members:
                     subscription.woken.set()
                 continue
-            ids = newest.endpoint_ids
+            before, ids = newest.events[0].revision - 1, newest.endpoint_ids
             for subscription in members:
                 shown = subscription.view.matching  # type: ignore[union-attr]
-                if (shown and not shown.isdisjoint(ids)) or now >= subscription.due:
-                    subscription.due = now + FULL_WAKE_SECONDS
+                if subscription.cursor == before and not (shown and not shown.isdisjoint(ids)):
+                    subscription.cursor = newest.last
+                else:
                     subscription.woken.set()
 
     # -- the background thread --------------------------------------------------------------
@@ -278,7 +276,8 @@ class EventHub:
         """How long after one batch the next may go out. Every batch is a message on every
         stream, and the server sends only so many messages a second: with more streams, batches
         come less often (and are bigger), up to MAX_FAN_OUT_WINDOW apart."""
-        return min(MAX_FAN_OUT_WINDOW, max(MIN_FAN_OUT_WINDOW, self._broadcast / FAN_OUT_MESSAGES_PER_SECOND))
+        streams = self._broadcast + (self._watchers - self._broadcast) / FILTERED_STREAM_COST
+        return min(MAX_FAN_OUT_WINDOW, max(MIN_FAN_OUT_WINDOW, streams / FAN_OUT_MESSAGES_PER_SECOND))
 
     def _sequence(self) -> None:
         while True:
