@@ -76,7 +76,7 @@ def test_a_commit_is_numbered_without_a_notify_or_a_poll(engine: Engine) -> None
     hub = EventHub(engine, lambda event: b"", poll_seconds=3600)  # the poll would come far too late to pass
     hub.start()
     try:
-        with hub.watching():
+        with hub.watching(0):
             with engine.connect() as conn:
                 start = conn.execute(text("SELECT coalesce(max(last_revision), 0) FROM event_sequencer")).scalar_one()
             Allocator(engine).allocate(AllocateCommand("h1", "c1", "eth0", [AddressSpec(pool="p")]))

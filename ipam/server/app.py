@@ -241,7 +241,7 @@ def freeze_long_lived_objects() -> None:
     all in each full collection stopped the server for 0.2-1 s at a time (10,000 streams).
     Objects that die later are still freed (by reference counting); only reference cycles among
     frozen objects stay, and a replica makes few."""
-    gc.freeze()
+    gc.freeze()  # type: ignore[attr-defined]  # (mypy takes benchmarks/gc.py for the module gc)
     timer = threading.Timer(FREEZE_SECONDS, freeze_long_lived_objects)
     timer.daemon = True
     timer.start()
