@@ -2,18 +2,21 @@
 
 When a transaction of this process that wrote events commits (ipam.store.tx.commit_observers),
 a background thread runs the sequencer (ipam.store.events.sequence; any replica may, they take
-turns on a row lock); commits that arrive while it runs are numbered by its next run. Writers do
-not NOTIFY (that would make all their commits take turns, see migration 0010): events written by
+turns on a row lock), at most a few times per fan-out window; commits that arrive meanwhile are
+numbered by its next run, or by the hub just before it reads the next batch. Writers do not
+NOTIFY (that would make all their commits take turns, see migration 0010): events written by
 another process are numbered by a short poll. Another background thread LISTENs on a connection
-of its own: when any replica has numbered events (NOTIFY with the new revision)
-it reads them from the database once and keeps the most recent ones for its watchers. A short
-poll covers notifications lost while reconnecting. Watchers thus always get what the DATABASE
-holds, in revision order; one further behind than the kept window reads the database itself.
+of its own: when any replica has numbered events (NOTIFY with the new revision) it reads them
+from the database once and keeps the most recent ones for its watchers. A short poll covers
+notifications lost while reconnecting. Watchers thus always get what the DATABASE holds, in
+revision order; one further behind than the kept window reads the database itself.
 It also prunes the log past the retention period (one replica at a time: an advisory lock).
 
-Watch streams are coroutines on the server's event loop: the hub wakes them all with one
-asyncio event per batch, and renders each event once (`render`, on the hub's thread), so that a
-stream that is up to date sends the batch's bytes as they are, shared with every other stream.
+Watch streams are coroutines on the server's event loop: the hub wakes them with one asyncio
+event each per batch, a slice of streams at a time spread over half the fan-out window (a
+fleet's messages at once would starve the calls meanwhile), and renders each event once
+(`render`, on the hub's thread), so that a stream that is up to date sends the batch's bytes as
+they are, shared with every other stream.
 """
 
 from __future__ import annotations
@@ -50,6 +53,12 @@ READ_BATCH = 1000
 FAN_OUT_MESSAGES_PER_SECOND = 2000
 MIN_FAN_OUT_WINDOW = 0.02
 MAX_FAN_OUT_WINDOW = 1.0
+# Streams woken at once, and the part of the fan-out window over which a batch's slices are
+# spread (see EventHub._wake_in_slices).
+WAKE_SLICE = 25
+FAN_OUT_SPREAD = 0.5
+# How often, at most, the sequencer runs in a fan-out window (see EventHub._sequence_committed).
+SEQUENCES_PER_WINDOW = 4
 # A quiet filtered stream costs a batch about a tenth of what a message on a stream does.
 FILTERED_STREAM_COST = 10
 
@@ -227,6 +236,7 @@ class EventHub:
         that is up to date and that no event of the batch concerns (none matches its filters,
         none is of an endpoint it shows) is moved past the batch instead, asleep."""
         newest = self._newest
+        woken: list[Subscription] = []
         for group, members in self._subscriptions.items():
             if (
                 group is None
@@ -234,8 +244,7 @@ class EventHub:
                 or self._stopping.is_set()
                 or self.matches.any_match(next(iter(members)).view, newest.events)  # type: ignore[arg-type]
             ):
-                for subscription in members:
-                    subscription.woken.set()
+                woken.extend(members)
                 continue
             before, ids = newest.events[0].revision - 1, newest.endpoint_ids
             for subscription in members:
@@ -243,7 +252,19 @@ class EventHub:
                 if subscription.cursor == before and not (shown and not shown.isdisjoint(ids)):
                     subscription.cursor = newest.last
                 else:
-                    subscription.woken.set()
+                    woken.append(subscription)
+        slices = -(-len(woken) // WAKE_SLICE)
+        spread = 0.0 if self._stopping.is_set() else self._fan_out_window() * FAN_OUT_SPREAD
+        self._wake_in_slices(woken, 0, spread / max(1, slices))
+
+    def _wake_in_slices(self, woken: list[Subscription], start: int, gap: float) -> None:
+        """Wake WAKE_SLICE streams now and the next ones `gap` seconds later: each woken stream
+        sends a message, and a batch's messages to a fleet all at once would take the CPU from
+        the calls that arrive meanwhile (an Allocate waits for its transaction)."""
+        for subscription in woken[start : start + WAKE_SLICE]:
+            subscription.woken.set()
+        if start + WAKE_SLICE < len(woken) and self._loop is not None:
+            self._loop.call_later(gap, self._wake_in_slices, woken, start + WAKE_SLICE, gap)
 
     # -- the background thread --------------------------------------------------------------
 
@@ -263,10 +284,15 @@ class EventHub:
             except Exception as exc:  # the poll numbers them once the database is back
                 log.warning("event sequencer: %s", str(exc).strip().splitlines()[0] if str(exc) else exc)
                 self._stopping.wait(1.0)
+            # Watchers get batches a fan-out window apart: numbering more often than a few times
+            # per window only takes pooled connections from the callers.
+            self._stopping.wait(self._fan_out_window() / SEQUENCES_PER_WINDOW)
 
     def _step(self) -> None:
-        self._sequence()
+        # Numbered just before they are read: what this process committed during the window
+        # goes out with this batch, whenever the sequencer thread last ran.
         self._stopping.wait(self._published_at + self._fan_out_window() - time.monotonic())
+        self._sequence()
         self._follow()
         if time.monotonic() >= self._next_prune:
             self._prune()
