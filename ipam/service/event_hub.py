@@ -13,8 +13,8 @@ revision order; one further behind than the kept window reads the database itsel
 It also prunes the log past the retention period (one replica at a time: an advisory lock).
 
 Watch streams are coroutines on the server's event loop: the hub wakes them with one asyncio
-event each per batch, a slice of streams at a time spread over half the fan-out window (a
-fleet's messages at once would starve the calls meanwhile), and renders each event once
+event each per batch, a slice of streams at a time, paced and within half the fan-out window
+(a fleet's messages at once would starve the calls meanwhile), and renders each event once
 (`render`, on the hub's thread), so that a stream that is up to date sends the batch's bytes as
 they are, shared with every other stream.
 """
@@ -53,9 +53,10 @@ READ_BATCH = 1000
 FAN_OUT_MESSAGES_PER_SECOND = 2000
 MIN_FAN_OUT_WINDOW = 0.02
 MAX_FAN_OUT_WINDOW = 1.0
-# Streams woken at once, and the part of the fan-out window over which a batch's slices are
-# spread (see EventHub._wake_in_slices).
+# Streams woken at once, the pace of a batch's messages, and the part of the fan-out window a
+# batch's slices take at most (see EventHub._wake_gap).
 WAKE_SLICE = 25
+FAN_OUT_PACE = 2 * FAN_OUT_MESSAGES_PER_SECOND
 FAN_OUT_SPREAD = 0.5
 # How often, at most, the sequencer runs in a fan-out window (see EventHub._sequence_committed).
 SEQUENCES_PER_WINDOW = 4
@@ -253,9 +254,13 @@ class EventHub:
                     subscription.cursor = newest.last
                 else:
                     woken.append(subscription)
-        slices = -(-len(woken) // WAKE_SLICE)
-        spread = 0.0 if self._stopping.is_set() else self._fan_out_window() * FAN_OUT_SPREAD
-        self._wake_in_slices(woken, 0, spread / max(1, slices))
+        self._wake_in_slices(woken, 0, 0.0 if self._stopping.is_set() else self._wake_gap(len(woken)))
+
+    def _wake_gap(self, woken: int) -> float:
+        """Seconds between two slices of a batch's streams: FAN_OUT_PACE messages a second, the
+        whole batch within FAN_OUT_SPREAD of the window (so that batches do not overlap)."""
+        slices = max(1, -(-woken // WAKE_SLICE))
+        return min(WAKE_SLICE / FAN_OUT_PACE, self._fan_out_window() * FAN_OUT_SPREAD / slices)
 
     def _wake_in_slices(self, woken: list[Subscription], start: int, gap: float) -> None:
         """Wake WAKE_SLICE streams now and the next ones `gap` seconds later: each woken stream
