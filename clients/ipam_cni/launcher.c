@@ -36,7 +36,9 @@
 
 extern char **environ;
 
-#define DEFAULT_SOCKET "/run/ipam/agent.sock" /* ipam_cni.protocol.DEFAULT_SOCKET */
+#ifndef IPAM_CNI_DEFAULT_SOCKET /* another for tests only */
+#define IPAM_CNI_DEFAULT_SOCKET "/run/ipam/agent.sock" /* ipam_cni.protocol.DEFAULT_SOCKET */
+#endif
 #define AGENT_TIMEOUT_SECONDS 60              /* ipam_cni.launcher.AGENT_TIMEOUT */
 #define MAGIC "CNI-EXEC 1\n"                  /* ipam_cni.forward.MAGIC */
 #define FALLBACK "fallback\n"                 /* ipam_cni.forward.FALLBACK */
@@ -166,8 +168,8 @@ static int valid_utf8(const unsigned char *s, size_t len)
 }
 
 /*
- * ipam_cni.forward.agent_socket(stdin, DEFAULT_SOCKET), rule for rule: 1 with the socket path in
- * *path / *path_len (pointing into stdin, or at DEFAULT_SOCKET), 0 when the config is not the
+ * ipam_cni.forward.agent_socket(stdin, IPAM_CNI_DEFAULT_SOCKET), rule for rule: 1 with the socket path in
+ * *path / *path_len (pointing into stdin, or at IPAM_CNI_DEFAULT_SOCKET), 0 when the config is not the
  * plain case.
  */
 static int agent_socket(const char *in, size_t len, const char **path, size_t *path_len)
@@ -177,8 +179,8 @@ static int agent_socket(const char *in, size_t len, const char **path, size_t *p
         return 0;
     const char *at = find(in, len, 0, key);
     if (at == NULL) {
-        *path = DEFAULT_SOCKET;
-        *path_len = strlen(DEFAULT_SOCKET);
+        *path = IPAM_CNI_DEFAULT_SOCKET;
+        *path_len = strlen(IPAM_CNI_DEFAULT_SOCKET);
         return 1;
     }
     size_t offset = (size_t)(at - in);
