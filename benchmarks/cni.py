@@ -1,6 +1,7 @@
 """CNI IPAM plugin latency: `ipam-cni` (through the host agent) against the reference `host-local`.
 
     python benchmarks/cni.py [--database-url URL] [--iterations 200] [--warmup 10] [--ipam-cni PATH]
+                             [--launcher auto|native|python] [--python-launcher]
                              [--baseline AGENT IPAM_CNI]
 
 Starts `ipam serve` (on an embedded PostgreSQL when no URL is given) and one `ipam-agent`, creates
@@ -9,8 +10,10 @@ a pool in an address space of its own, then executes both IPAM plugins the way a
 the whole network config on stdin. Each iteration runs, for a new container id, `ipam-cni` ADD
 and DEL, then `host-local` ADD and DEL (its own dataDir in a temporary directory), so both see the
 same machine state. `ipam-cni` is timed as an operator installs it: `ipam-cni install` writes
-its fast launcher into a temporary CNI bin dir (started with `-I -S`, forwarding the invocation
-to the agent). Also timed, to tell where the time goes: the same ADD sent straight to the agent's
+its fast launcher into a temporary CNI bin dir (forwarding the invocation to the agent: the native
+launcher when a C compiler works, else the Python one started with `-I -S`; `--launcher` is passed
+on). `--python-launcher` also times the Python launcher (`install --launcher python`, through the
+same agent) in the same run. Also timed, to tell where the time goes: the same ADD sent straight to the agent's
 socket from this process (agent + server + database, no plugin process), the Allocate RPC the
 agent makes, sent from this process (server + database only), and `python -I -S -c pass` with
 the launcher's interpreter (the floor of any Python executable). `--ipam-cni` names
@@ -52,7 +55,10 @@ from harness import QUIET_SERVER, database, free_port, ipam_server, percentile
 HOST_LOCAL = Path("/usr/lib/cni/host-local")
 NETWORK = "bench-cni"
 AGENT_START_SECONDS = 30.0
-SAMPLES = ("ours-add", "ours-del", "ref-add", "ref-del", "base-add", "base-del", "agent", "rpc", "py")
+SAMPLES = (
+    *("ours-add", "ours-del", "ref-add", "ref-del", "base-add", "base-del", "pyl-add", "pyl-del"),
+    *("agent", "rpc", "py"),
+)
 
 
 def console_script(name: str) -> Path:
@@ -86,11 +92,13 @@ def run_plugin(plugin: Path, command: str, config: dict[str, Any], container_id:
     return elapsed, proc.stdout
 
 
-def install_launcher(console: Path, bin_dir: Path) -> Path:
-    """`ipam-cni install bin_dir` with the given installation's console script."""
+def install_launcher(console: Path, bin_dir: Path, launcher: str | None = None) -> tuple[Path, str]:
+    """`ipam-cni install bin_dir` with the given installation's console script (and `--launcher`
+    unless None: older installations have no such option); the plugin and what install printed."""
     bin_dir.mkdir()
-    subprocess.run([str(console), "install", str(bin_dir)], check=True, capture_output=True)
-    return bin_dir / "ipam-cni"
+    option = ["--launcher", launcher] if launcher else []
+    proc = subprocess.run([str(console), "install", str(bin_dir), *option], check=True, capture_output=True, text=True)
+    return bin_dir / "ipam-cni", proc.stdout.strip()
 
 
 @contextlib.contextmanager
@@ -176,8 +184,12 @@ def bench(args: argparse.Namespace, address: str, workdir: Path) -> None:
     load_before = load()
     space, pool, host = tag, tag, tag
     installation = Path(args.ipam_cni) if args.ipam_cni else console_script("ipam-cni")
-    ipam_cni = install_launcher(installation, workdir / "bin")
-    interpreter = ipam_cni.read_text().splitlines()[0][2:].split()[0]
+    ipam_cni, installed = install_launcher(installation, workdir / "bin", args.launcher)
+    if args.python_launcher:
+        python_launcher, _ = install_launcher(installation, workdir / "bin-python", "python")
+    beside = ipam_cni.with_name(".ipam-cni-python")  # the native launcher's Python launcher
+    python_file = beside if beside.is_file() else ipam_cni
+    interpreter = python_file.read_text().splitlines()[0][2:].split()[0]
     ipam_agent = console_script("ipam-agent")
     data_dir = workdir / "host-local"
     with IpamClient(address, timeout=30) as ipam:
@@ -189,11 +201,13 @@ def bench(args: argparse.Namespace, address: str, workdir: Path) -> None:
                 ours = {"type": "ipam-cni", "pool": pool, "space": space, "agent_socket": socket_path}
                 reference = {"type": "host-local", "ranges": [[{"subnet": "10.65.0.0/24"}]], "dataDir": str(data_dir)}
                 plugins = [("ours", ipam_cni, plugin_config(ours)), ("ref", HOST_LOCAL, plugin_config(reference))]
+                if args.python_launcher:
+                    plugins.append(("pyl", python_launcher, plugin_config(ours)))
                 if args.baseline:
                     base_agent, base_installation = (Path(path) for path in args.baseline)
                     base_dir = workdir / "baseline"
                     base_dir.mkdir()
-                    base_plugin = install_launcher(base_installation, base_dir / "bin")
+                    base_plugin, _ = install_launcher(base_installation, base_dir / "bin")
                     base_socket = stack.enter_context(agent(base_agent, address, f"{host}-baseline", base_dir))
                     base = {**ours, "agent_socket": base_socket}
                     plugins.append(("base", base_plugin, plugin_config(base)))
@@ -221,7 +235,7 @@ def bench(args: argparse.Namespace, address: str, workdir: Path) -> None:
 
     both = {k: [a + d for a, d in zip(times[f"{k}-add"], times[f"{k}-del"], strict=True)] for k in ("ours", "ref")}
     print(f"iterations={args.iterations} warmup={args.warmup} (each: ipam-cni ADD, DEL; host-local ADD, DEL)")
-    print(f"ipam-cni: {ipam_cni} (installed by {installation} install)")
+    print(f"ipam-cni: {installed} (by {installation} install)")
     print(line("ipam-cni ADD:", times["ours-add"]))
     print(line("host-local ADD:", times["ref-add"]))
     print(line("ipam-cni DEL:", times["ours-del"]))
@@ -236,6 +250,11 @@ def bench(args: argparse.Namespace, address: str, workdir: Path) -> None:
     print(f"ratio ADD median ipam-cni/host-local: {ratio:5.2f}   (target <= 4: {verdict})")
     ratio_both = statistics.median(both["ours"]) / statistics.median(both["ref"])
     print(f"ratio ADD+DEL median ipam-cni/host-local: {ratio_both:5.2f}")
+    if args.python_launcher:
+        print(line("Python launcher ADD:", times["pyl-add"]))
+        print(line("Python launcher DEL:", times["pyl-del"]))
+        pyl_ratio = statistics.median(times["pyl-add"]) / statistics.median(times["ref-add"])
+        print(f"ratio ADD median Python launcher/host-local: {pyl_ratio:5.2f}")
     if args.baseline:
         base_both = [a + d for a, d in zip(times["base-add"], times["base-del"], strict=True)]
         print(f"baseline: {args.baseline[0]}, launcher installed by {args.baseline[1]} install")
@@ -257,6 +276,16 @@ def main() -> int:
         "--ipam-cni",
         metavar="PATH",
         help="the ipam-cni console script to install the launcher from (default: this venv's)",
+    )
+    parser.add_argument(
+        "--launcher",
+        choices=("auto", "native", "python"),
+        help="passed on to `ipam-cni install` (default: none given, i.e. its own default)",
+    )
+    parser.add_argument(
+        "--python-launcher",
+        action="store_true",
+        help="also time the Python launcher (`ipam-cni install --launcher python`) through the same agent",
     )
     parser.add_argument(
         "--baseline",

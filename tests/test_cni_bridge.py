@@ -35,6 +35,7 @@ from typing import Any
 import pytest
 
 from ipam_client import IpamClient, NotFound, pb
+from ipam_cni.install import find_compiler
 
 CNI_DIR = Path("/usr/lib/cni")
 BRIDGE = CNI_DIR / "bridge"
@@ -293,8 +294,17 @@ def cluster(server: str, client: IpamClient) -> Iterator[Cluster]:
         cleanup.callback(shutil.rmtree, workdir, ignore_errors=True)
         bin_dir = workdir / "bin"
         bin_dir.mkdir()
-        # As an operator installs it: the fast launcher, which forwards to the agent.
-        subprocess.run([str(ipam_cni), "install", str(bin_dir)], check=True, capture_output=True, timeout=60)
+        # As an operator installs it: the fast launcher, which forwards to the agent (the native one
+        # when a C compiler is at hand, as `install` itself chooses by default).
+        launcher = "native" if find_compiler()[0] is not None else "python"
+        installed = subprocess.run(
+            [str(ipam_cni), "install", str(bin_dir), "--launcher", launcher],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        print(installed.stdout, end="")
 
         forward = IP_FORWARD.read_text()
         cleanup.callback(IP_FORWARD.write_text, forward)

@@ -31,21 +31,38 @@ def agent(server: str, client: IpamClient) -> Iterator[Agent]:
         yield started
 
 
-@pytest.fixture
-def installed() -> Iterator[Path]:
-    """The launcher as `ipam-cni install` writes it into a fresh CNI bin dir."""
+LAUNCHERS = [
+    pytest.param("native", marks=pytest.mark.skipif(install.find_compiler()[0] is None, reason="no C compiler")),
+    "python",
+]
+
+
+@pytest.fixture(params=LAUNCHERS)
+def installed(request: pytest.FixtureRequest) -> Iterator[Path]:
+    """The launcher as `ipam-cni install --launcher native|python` writes it into a fresh CNI bin dir."""
     bin_dir = short_dir()
     proc = subprocess.run(
-        [str(Path(sys.executable).parent / "ipam-cni"), "install", str(bin_dir)],
+        [str(Path(sys.executable).parent / "ipam-cni"), "install", str(bin_dir), "--launcher", request.param],
         capture_output=True,
         text=True,
         timeout=CNI_TIMEOUT,
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == f"installed {bin_dir / 'ipam-cni'}"
-    yield bin_dir / "ipam-cni"
+    target = bin_dir / "ipam-cni"
+    assert proc.stdout.strip() == install.describe(install.Installed(target, request.param))
+    yield target
     shutil.rmtree(bin_dir, ignore_errors=True)
+
+
+def kind(plugin: Path) -> str:
+    """Which launcher `plugin` is: "native" (the Python launcher beside it) or "python"."""
+    return "native" if (plugin.parent / install.python_launcher_name(plugin.name)).exists() else "python"
+
+
+def python_launcher(plugin: Path) -> Path:
+    """The file that starts Python: beside a native launcher, else the plugin itself."""
+    return plugin.parent / install.python_launcher_name(plugin.name) if kind(plugin) == "native" else plugin
 
 
 def run_installed(plugin: Path, command: str, conf: dict[str, Any], **kwargs: str | None) -> dict[str, Any] | None:
@@ -56,17 +73,19 @@ def run_installed(plugin: Path, command: str, conf: dict[str, Any], **kwargs: st
 
 
 def test_install_writes_an_executable_started_with_isolated_flags(installed: Path) -> None:
-    text = installed.read_text()
+    text = python_launcher(installed).read_text()
     assert text.startswith(f"#!{sys.executable} -IS\n")
     assert "from ipam_cni.launcher import main" in text
-    assert os.access(installed, os.X_OK)
+    assert os.access(installed, os.X_OK) and os.access(python_launcher(installed), os.X_OK)
 
 
 def test_install_replaces_an_existing_file(installed: Path) -> None:
+    launcher = kind(installed)
     installed.write_text("old")
-    assert install.install(installed.parent) == installed
-    assert installed.read_text().startswith("#!")
-    assert sorted(p.name for p in installed.parent.iterdir()) == ["ipam-cni"]  # no temporary left
+    assert install.install(installed.parent, launcher=launcher) == install.Installed(installed, launcher)
+    assert installed.read_bytes().startswith(b"\x7fELF" if launcher == "native" else b"#!")
+    expected = [".ipam-cni-python", "ipam-cni"] if launcher == "native" else ["ipam-cni"]
+    assert sorted(p.name for p in installed.parent.iterdir()) == expected  # no temporary left
 
 
 @pytest.mark.parametrize(
@@ -74,6 +93,7 @@ def test_install_replaces_an_existing_file(installed: Path) -> None:
     [
         (["install", "/nonexistent/bin"], "/nonexistent/bin is not a directory"),
         (["install", "/tmp", "--name", "../x"], "--name must be a plain file name"),
+        (["install", "/tmp", "--launcher", "native", "--name", "../x"], "--name must be a plain file name"),
     ],
 )
 def test_install_errors_are_one_line(argv: list[str], message: str) -> None:

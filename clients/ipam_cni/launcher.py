@@ -6,6 +6,10 @@ the config names — is forwarded unparsed to the agent (:mod:`ipam_cni.forward`
 plugin in its long-lived process; only built-in modules are imported here. Anything else
 (VERSION, a `server` config, an agent that cannot be reached or asks for it) runs the whole
 plugin (:mod:`ipam_cni.plugin`) in this process, which also writes every error.
+
+The native launcher (launcher.c, compiled by `ipam-cni install`) takes the same fast path and
+executes this file for everything else, with the original stdin replayed and `--no-forward`:
+the agent has been tried already, so the plugin runs at once.
 """
 
 # Built-in modules only: `posix`, not `os` (which costs over a millisecond to import when site,
@@ -19,11 +23,12 @@ DEFAULT_SOCKET = "/run/ipam/agent.sock"  # the same as ipam_cni.protocol's (a te
 AGENT_TIMEOUT = 60.0  # as ipam_cni.plugin's: the agent may wait on the server for an allocation
 # Commands worth forwarding; VERSION and anything unknown run in the plugin itself.
 FORWARDED = (b"ADD", b"DEL", b"CHECK", b"GC", b"STATUS")
+NO_FORWARD = "--no-forward"  # from the native launcher (launcher.c), which tried the agent itself
 
 
 def main() -> None:
     stdin = _read_all(0)
-    answer = _forwarded(stdin) if stdin is not None else None
+    answer = _forwarded(stdin) if stdin is not None and sys.argv[1:] != [NO_FORWARD] else None
     if answer is None:
         import site
 
