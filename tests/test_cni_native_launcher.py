@@ -385,6 +385,63 @@ def test_an_agent_that_hangs_up_falls_back(tmp_path: Path, build: Build) -> None
         listener.close()
 
 
+def test_an_agent_with_a_full_backlog_falls_back_at_once(tmp_path: Path, build: Build) -> None:
+    """As the Python launcher: connect() is refused at once (EAGAIN), not waited on for the
+    agent's 60 s timeout; the plugin then runs in this process."""
+    path = str(tmp_path / "busy.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(0)  # never accepted: the backlog fills
+    queued = []
+    try:
+        while True:
+            waiting = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            waiting.setblocking(False)
+            queued.append(waiting)
+            try:
+                waiting.connect(path)
+            except BlockingIOError:
+                break
+        stdin = b'{"ipam": {"agent_socket": "%s"}}' % path.encode()
+        with pytest.raises(BlockingIOError):  # what forward.exchange meets: the Python launcher falls back
+            forward.exchange(path, forward.frame(path, {}, stdin), CNI_TIMEOUT)
+        environment = {**os.environ, **ENV}
+        # Far below the agent timeout: a launcher blocking in connect() would be killed here.
+        proc = subprocess.run(
+            [str(build.binary)], input=stdin, env=environment, capture_output=True, timeout=CNI_TIMEOUT / 4
+        )
+        assert (proc.returncode, proc.stdout) == fell_back(stdin)
+    finally:
+        for waiting in queued:
+            waiting.close()
+        listener.close()
+
+
+def test_stdin_is_replayed_through_a_temporary_file_without_memfd(tmp_path: Path) -> None:
+    """Without memfd_create (kernels before 3.17), stdin goes through an unlinked file in $TMPDIR."""
+    fake = tmp_path / "python-launcher"
+    fake.write_text('#!/bin/sh\nprintf "FALLBACK %s %s\\n" "$*" "$CNI_COMMAND"\nexec cat\n')
+    fake.chmod(0o755)
+    binary = tmp_path / "ipam-cni"
+    compile_launcher(binary, fake, "/nonexistent/default.sock", "-DIPAM_CNI_NO_MEMFD")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    stdin = bytes(range(256)) * 512 + b'"server"'
+    assert execute(binary, stdin, {**ENV, "TMPDIR": str(scratch)}) == fell_back(stdin)
+    assert list(scratch.iterdir()) == []  # unlinked before the Python launcher runs
+    scratch.chmod(0o500)
+    try:
+        if os.access(scratch, os.W_OK):  # root ignores the mode: a missing directory then
+            scratch = tmp_path / "missing"
+        status, output = execute(binary, stdin, {**ENV, "TMPDIR": str(scratch)})
+    finally:
+        (tmp_path / "tmp").chmod(0o700)
+    assert status == 1
+    error = json.loads(output)
+    assert error["code"] == config.CODE_INTERNAL
+    assert error["msg"].startswith(f"ipam-cni internal error: cannot replay stdin to the Python launcher {fake}: ")
+
+
 @pytest.mark.parametrize("name", ["missing-launcher", 'odd "é\\ \x01 \udcff name'])
 def test_a_python_launcher_that_cannot_run_is_a_cni_error(tmp_path: Path, name: str) -> None:
     """Printed as the plugin prints an internal error: json.dumps, code 999, the latest version."""

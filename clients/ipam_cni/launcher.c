@@ -274,7 +274,10 @@ static int exchange(const char *path, size_t path_len, const struct buffer *fram
         return -1;
     memcpy(addr.sun_path, path, path_len);
 
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    /* Non-blocking while connecting, as CPython's socket with a timeout: an agent whose listen
+     * backlog is full refuses at once (EAGAIN) and the Python launcher runs the plugin, which
+     * reports it, instead of this process blocking in connect() for the whole timeout. */
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
         return -1;
     struct timeval timeout = {AGENT_TIMEOUT_SECONDS, 0};
@@ -284,7 +287,10 @@ static int exchange(const char *path, size_t path_len, const struct buffer *fram
         goto done;
     while (connect(fd, (struct sockaddr *)&addr, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + addr_len)) < 0)
         if (errno != EINTR)
-            goto done;
+            goto done; /* EAGAIN included: Linux never answers EINPROGRESS for AF_UNIX */
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
+        goto done;
     for (size_t sent = 0; sent < frame->len;) {
         ssize_t n = send(fd, frame->data + sent, frame->len - sent, MSG_NOSIGNAL);
         if (n < 0) {
@@ -412,7 +418,7 @@ static void fail(const char *what, const char *python_launcher, int err)
 static int replay_stdin(const struct buffer *in)
 {
     int fd = -1;
-#ifdef SYS_memfd_create
+#if defined(SYS_memfd_create) && !defined(IPAM_CNI_NO_MEMFD) /* the latter for tests only */
     fd = (int)syscall(SYS_memfd_create, "ipam-cni-stdin", 1U /* MFD_CLOEXEC */);
 #endif
     if (fd < 0) {
