@@ -14,13 +14,14 @@ it again after upgrading or moving the installation.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shlex
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -135,8 +136,7 @@ def _compile(compiler: list[str], target: Path, python_launcher: Path) -> None:
     `python_launcher`."""
     if not LAUNCHER_C.is_file():
         raise InstallError(f"{LAUNCHER_C} is missing from this installation")
-    temporary = _temporary(target)
-    try:
+    with _atomically(target) as temporary:
         command = [
             *compiler,
             "-std=gnu99",
@@ -156,6 +156,15 @@ def _compile(compiler: list[str], target: Path, python_launcher: Path) -> None:
             lines = [line for line in proc.stderr.splitlines() if line.strip()]
             first = next((line for line in lines if "error" in line), lines[0] if lines else "")
             raise InstallError(f"{compiler[0]} failed (exit {proc.returncode}): {first.strip()[:300]}")
+
+
+@contextlib.contextmanager
+def _atomically(target: Path) -> Iterator[Path]:
+    """A temporary file beside `target` to fill, then made executable and renamed over `target`;
+    removed if filling it fails."""
+    temporary = _temporary(target)
+    try:
+        yield temporary
         _replace(temporary, target)
     except BaseException:
         temporary.unlink(missing_ok=True)
@@ -181,16 +190,11 @@ def _replace(temporary: Path, target: Path) -> None:
 
 def _write(target: Path, data: bytes) -> None:
     """Write an executable file atomically."""
-    temporary = _temporary(target)
-    try:
+    with _atomically(target) as temporary:
         try:
             temporary.write_bytes(data)
         except OSError as err:
             raise InstallError(f"cannot write {target}: {err.strerror or err}") from None
-        _replace(temporary, target)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
 
 
 def build_parser() -> argparse.ArgumentParser:
